@@ -1,0 +1,100 @@
+"""Builds the report (JSON data) from a finished interview's graph state."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agent.brain.codec import features_from_dict
+from agent.report.schema import KeyPointResult, PromptUse, QuestionResult, Report
+from scoring import SCORING_VERSION, ScoredQuestion, band
+
+if TYPE_CHECKING:
+    from agent.brain.base import InterviewBrain
+    from agent.flow.state import InterviewState
+
+
+def _final_turn_of_thread(turns: list[dict[str, Any]], main_index: int) -> dict[str, Any]:
+    thread = [t for t in turns if t["index"] == main_index or t["follow_up_of"] == main_index]
+    return thread[-1]
+
+
+async def build_report(state: InterviewState, brain: InterviewBrain) -> dict[str, Any]:
+    """Score the interview and return the report as JSON-ready data."""
+    turns = [t for t in state.get("turns", []) if t.get("features") is not None]
+    plan = {p["qid"]: p for p in state.get("plan", [])}
+    plan.update({p["qid"]: p for p in state.get("reserve", []) if p["qid"] not in plan})
+    scored: list[ScoredQuestion] = []
+    results: list[QuestionResult] = []
+    for t in turns:
+        if t["kind"] == "main":
+            final = _final_turn_of_thread(turns, t["index"])
+            feats = features_from_dict(final["thread_features"])
+            n_follow = sum(1 for x in turns if x["follow_up_of"] == t["index"])
+            scored.append(
+                ScoredQuestion(
+                    question=t["question"],
+                    question_type=feats.question_type,
+                    score=float(final["thread_score"]),
+                    features=feats,
+                    follow_ups=n_follow,
+                )
+            )
+            score = float(final["thread_score"])
+            evidence = list(final["thread_evidence"])
+            kps = [
+                KeyPointResult(
+                    text=k.text, covered=k.covered, similarity=k.similarity, evidence=k.evidence
+                )
+                for k in feats.key_points
+            ]
+        else:
+            score = float(t["thread_score"])
+            evidence = list(t["thread_evidence"])
+            kps = []
+        own = features_from_dict(t["features"])
+        results.append(
+            QuestionResult(
+                index=t["index"],
+                kind=t["kind"],
+                question_id=t["qid"],
+                section=plan.get(t["qid"], {}).get("section_title", ""),
+                question=t["question"],
+                said=t["say"],
+                answer=t["answer"],
+                score=score,
+                answer_score=float(t["score"]),
+                evidence=evidence,
+                follow_up_of=t["follow_up_of"],
+                follow_up_target=t["target"],
+                key_points=kps,
+                flags=sorted(own.flags),
+                word_count=own.word_count,
+                truncated=bool(t.get("truncated")),
+            )
+        )
+    summary = await brain.summarise(questions=scored)
+    profile = state["profile"]
+    flow = state["flow"]
+    refs = getattr(brain, "prompt_refs", ())
+    report = Report(
+        session_id=state["session_id"],
+        flow_id=flow["id"],
+        flow_title=flow["title"],
+        role=profile.get("role") or flow["role"],
+        seniority=profile.get("seniority", "mid"),
+        skills=list(profile.get("skills", [])),
+        candidate_name=profile.get("name", ""),
+        brain=state.get("brain", brain.name),
+        scoring_version=SCORING_VERSION,
+        prompts=[PromptUse(name=r.name, version=r.version, sha256=r.sha256) for r in refs],
+        overall_score=summary.overall,
+        band=band(summary.overall),
+        questions=results,
+        strengths=list(summary.strengths),
+        improvements=list(summary.improvements),
+        critique=summary.critique,
+        closing=state.get("closing", ""),
+        notes=list(state.get("notes", [])),
+        estimated_minutes=round(state.get("elapsed_s", 0.0) / 60.0, 1),
+    )
+    return report.model_dump(mode="json")

@@ -1,0 +1,94 @@
+"""Database tables (SQLModel): candidates, interview sessions, turns, scores and reports.
+
+Only per-turn text and derived features are stored: never raw audio or video.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A new random id (UUID4 hex)."""
+    return uuid.uuid4().hex
+
+
+class Candidate(SQLModel, table=True):
+    """Someone practising."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    name: str = Field(default="", max_length=80)
+    created_at: datetime = Field(default_factory=_now)
+
+
+class InterviewSession(SQLModel, table=True):
+    """One interview (also the LangGraph thread id)."""
+
+    __tablename__ = "interview_session"
+
+    id: str = Field(primary_key=True)
+    candidate_id: str = Field(foreign_key="candidate.id", index=True)
+    flow_id: str = Field(index=True)
+    role: str
+    seniority: str
+    skills: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    brain: str = "offline"
+    status: str = Field(default="active", index=True)
+    """'active', 'finished' or 'abandoned'."""
+    overall_score: float | None = None
+    created_at: datetime = Field(default_factory=_now)
+    updated_at: datetime = Field(default_factory=_now)
+
+
+class Turn(SQLModel, table=True):
+    """A question asked and the answer given (text and derived features only)."""
+
+    __table_args__ = (UniqueConstraint("session_id", "index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(foreign_key="interview_session.id", index=True)
+    index: int
+    kind: str
+    question_id: str
+    question: str
+    answer: str
+    follow_up_of: int | None = None
+    target: str | None = None
+    score: float | None = None
+    thread_score: float | None = None
+    features: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    evidence: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=_now)
+
+
+class Score(SQLModel, table=True):
+    """A stored score with its evidence and the versions that produced it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(foreign_key="interview_session.id", index=True)
+    name: str
+    value: float
+    because: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    scoring_version: str
+    prompts: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=_now)
+
+
+class ReportRecord(SQLModel, table=True):
+    """The final report of a session."""
+
+    __tablename__ = "report"
+
+    session_id: str = Field(foreign_key="interview_session.id", primary_key=True)
+    schema_version: str
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=_now)

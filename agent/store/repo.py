@@ -1,0 +1,160 @@
+"""Keyword-only data functions over the tables. Callers own the SQLModel `Session`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from agent.errors import SessionNotFoundError
+from agent.store.models import Candidate, InterviewSession, ReportRecord, Score, Turn
+
+
+def get_or_create_candidate(*, session: Session, name: str = "") -> Candidate:
+    """The candidate with this name (the local single user when empty)."""
+    found = session.exec(select(Candidate).where(Candidate.name == name)).first()
+    if found:
+        return found
+    cand = Candidate(name=name)
+    session.add(cand)
+    session.commit()
+    session.refresh(cand)
+    return cand
+
+
+def create_session(
+    *,
+    session: Session,
+    session_id: str,
+    candidate_id: str,
+    flow_id: str,
+    role: str,
+    seniority: str,
+    skills: list[str],
+    brain: str,
+) -> InterviewSession:
+    """Record a new interview (idempotent for the same id)."""
+    existing = session.get(InterviewSession, session_id)
+    if existing:
+        return existing
+    row = InterviewSession(
+        id=session_id,
+        candidate_id=candidate_id,
+        flow_id=flow_id,
+        role=role,
+        seniority=seniority,
+        skills=skills,
+        brain=brain,
+    )
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return row
+
+
+def get_session(*, session: Session, session_id: str) -> InterviewSession:
+    """Load an interview or raise `SessionNotFoundError`."""
+    row = session.get(InterviewSession, session_id)
+    if row is None:
+        raise SessionNotFoundError(f"no interview session '{session_id}'")
+    return row
+
+
+def upsert_turn(*, session: Session, session_id: str, turn: dict[str, Any]) -> Turn:
+    """Insert or update one analysed turn (by session and index)."""
+    row = session.exec(
+        select(Turn).where(Turn.session_id == session_id, Turn.index == turn["index"])
+    ).first()
+    if row is None:
+        row = Turn(session_id=session_id, index=turn["index"], kind=turn["kind"],
+                   question_id=turn["qid"], question=turn["question"], answer=turn["answer"])
+    row.kind = turn["kind"]
+    row.question_id = turn["qid"]
+    row.question = turn["question"]
+    row.answer = turn["answer"]
+    row.follow_up_of = turn["follow_up_of"]
+    row.target = turn["target"]
+    row.score = turn.get("score")
+    row.thread_score = turn.get("thread_score")
+    row.features = turn.get("features") or {}
+    row.evidence = list(turn.get("evidence") or [])
+    session.add(row)
+    parent = session.get(InterviewSession, session_id)
+    if parent is not None:
+        parent.updated_at = datetime.now(UTC)
+        session.add(parent)
+    session.commit()
+    session.refresh(row)
+    return row
+
+
+def list_turns(*, session: Session, session_id: str) -> list[Turn]:
+    """Turns of an interview in order."""
+    return list(
+        session.exec(
+            select(Turn).where(Turn.session_id == session_id).order_by(col(Turn.index))
+        ).all()
+    )
+
+
+def save_report(*, session: Session, session_id: str, report: dict[str, Any]) -> ReportRecord:
+    """Store the final report and overall score; marks the interview finished."""
+    rec = session.get(ReportRecord, session_id)
+    if rec is None:
+        rec = ReportRecord(session_id=session_id, schema_version=report["schema_version"])
+    rec.data = report
+    rec.schema_version = report["schema_version"]
+    session.add(rec)
+    existing = session.exec(select(Score).where(Score.session_id == session_id)).all()
+    for s in existing:
+        session.delete(s)
+    session.add(
+        Score(
+            session_id=session_id,
+            name="overall",
+            value=report["overall_score"],
+            because=[report["critique"]],
+            scoring_version=report["scoring_version"],
+            prompts=report["prompts"],
+        )
+    )
+    for q in report["questions"]:
+        if q["kind"] == "main":
+            session.add(
+                Score(
+                    session_id=session_id,
+                    name=f"content:{q['question_id']}",
+                    value=q["score"],
+                    because=q["evidence"],
+                    scoring_version=report["scoring_version"],
+                    prompts=report["prompts"],
+                )
+            )
+    parent = get_session(session=session, session_id=session_id)
+    parent.status = "finished"
+    parent.overall_score = report["overall_score"]
+    parent.updated_at = datetime.now(UTC)
+    session.add(parent)
+    session.commit()
+    return rec
+
+
+def load_report(*, session: Session, session_id: str) -> dict[str, Any] | None:
+    """The stored report of an interview, if finished."""
+    rec = session.get(ReportRecord, session_id)
+    return None if rec is None else dict(rec.data)
+
+
+def list_sessions(*, session: Session, limit: int = 50) -> list[InterviewSession]:
+    """Most recent interviews first."""
+    return list(
+        session.exec(
+            select(InterviewSession).order_by(col(InterviewSession.created_at).desc()).limit(limit)
+        ).all()
+    )
+
+
+def list_scores(*, session: Session, session_id: str) -> list[Score]:
+    """Stored scores of an interview."""
+    return list(session.exec(select(Score).where(Score.session_id == session_id)).all())
