@@ -1,6 +1,6 @@
-"""Settings for the whole product (pydantic-settings), read from ``MOCKINT_*`` env vars and ``.env``.
+"""Product settings (pydantic-settings), read from ``MOCKINT_*`` env vars and ``.env``.
 
-Nested sections use ``__`` as delimiter, e.g. ``MOCKINT_SCORING__COVERAGE_THRESHOLD=0.5``.
+Nested sections use ``__``, e.g. ``MOCKINT_SCORING__COVERAGE_THRESHOLD=0.5``.
 Nothing is built at import time; use `get_settings()`.
 """
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
@@ -31,6 +32,7 @@ from agent.config import Settings
 from agent.errors import InterviewerError, SessionNotFoundError
 from agent.flow.context import InterviewContext
 from agent.flow.graph import build_graph
+from agent.flow.state import InterviewState
 from agent.store import repo
 from agent.store.db import init_db, make_engine
 
@@ -75,12 +77,12 @@ class InterviewRunner:
         self._engine = engine
         self._brain = brain
 
-    def _config(self, session_id: str) -> dict[str, Any]:
+    def _config(self, session_id: str) -> RunnableConfig:
         return {"configurable": {"thread_id": session_id}}
 
     async def exists(self, session_id: str) -> bool:
         """Whether a checkpoint exists for this interview."""
-        snap = await self._graph.aget_state(self._config(session_id))  # type: ignore[arg-type]
+        snap = await self._graph.aget_state(self._config(session_id))
         return bool(snap.values)
 
     async def start(self, *, session_id: str, flow: Flow, profile: CandidateProfile) -> Step:
@@ -100,19 +102,19 @@ class InterviewRunner:
                     skills=list(profile.skills),
                     brain=self._brain.name,
                 )
-        state = {
+        state: InterviewState = {
             "session_id": session_id,
             "profile": profile.model_dump(mode="json"),
             "flow": flow.model_dump(mode="json"),
         }
-        await self._graph.ainvoke(state, self._config(session_id), context=self._ctx)  # type: ignore[arg-type]
+        await self._graph.ainvoke(state, self._config(session_id), context=self._ctx)
         return await self.current(session_id)
 
     async def current(self, session_id: str) -> Step:
         """The line the interview is waiting on (after a crash too), or its report."""
         cfg = self._config(session_id)
         for _ in range(3):
-            snap = await self._graph.aget_state(cfg)  # type: ignore[arg-type]
+            snap = await self._graph.aget_state(cfg)
             if not snap.values:
                 raise SessionNotFoundError(f"no interview '{session_id}' to continue")
             if snap.interrupts:
@@ -134,7 +136,7 @@ class InterviewRunner:
                     report=report,
                 )
             # Killed mid-step: finish the interrupted work from the last checkpoint.
-            await self._graph.ainvoke(None, cfg, context=self._ctx)  # type: ignore[arg-type]
+            await self._graph.ainvoke(None, cfg, context=self._ctx)
         raise InterviewerError(f"interview '{session_id}' could not be resumed")
 
     async def answer(self, session_id: str, text: str) -> Step:
@@ -143,7 +145,9 @@ class InterviewRunner:
         if step.finished:
             return step
         await self._graph.ainvoke(
-            Command(resume=text), self._config(session_id), context=self._ctx  # type: ignore[arg-type]
+            Command(resume=text),
+            self._config(session_id),
+            context=self._ctx,
         )
         return await self._after(session_id)
 
@@ -153,12 +157,14 @@ class InterviewRunner:
         if step.finished:
             return step
         await self._graph.ainvoke(
-            Command(resume={"action": "end"}), self._config(session_id), context=self._ctx  # type: ignore[arg-type]
+            Command(resume={"action": "end"}),
+            self._config(session_id),
+            context=self._ctx,
         )
         return await self._after(session_id)
 
     async def _after(self, session_id: str) -> Step:
-        snap = await self._graph.aget_state(self._config(session_id))  # type: ignore[arg-type]
+        snap = await self._graph.aget_state(self._config(session_id))
         self._record(session_id, snap.values)
         return await self.current(session_id)
 

@@ -1,4 +1,4 @@
-"""Pure scoring: typed answer features to 0-100 sub-scores with evidence. No I/O, no clock, no LLM."""
+"""Pure scoring: typed answer features to 0-100 sub-scores with evidence; no I/O, clock or LLM."""
 
 from __future__ import annotations
 

@@ -66,8 +66,10 @@ def summarise_interview(questions: Sequence[ScoredQuestion]) -> InterviewSummary
         return InterviewSummary(
             overall=overall,
             strengths=(),
-            improvements=("Answer the questions out loud, even briefly: there was nothing to "
-                          "assess in this session.",),
+            improvements=(
+                "Answer the questions out loud, even briefly: there was nothing to "
+                "assess in this session.",
+            ),
             critique="No answers were given, so there is nothing to assess yet. Try again and "
             "answer each question, even briefly; a rough answer teaches more than none.",
             because=tuple(because),
@@ -148,11 +150,14 @@ def summarise_interview(questions: Sequence[ScoredQuestion]) -> InterviewSummary
         improvements.append("Answer the question asked first, then add context.")
 
     if not strengths:
-        strengths.append("You worked through the whole interview; that practice is what builds "
-                         "fluency.")
+        strengths.append(
+            "You worked through the whole interview; that practice is what builds fluency."
+        )
     if not improvements:
-        improvements.append("Keep the same structure and push for even sharper numbers and "
-                            "trade-offs at senior depth.")
+        improvements.append(
+            "Keep the same structure and push for even sharper numbers and "
+            "trade-offs at senior depth."
+        )
 
     sentences = [f"Overall {overall:.0f}/100: {band(overall)}."]
     quote = _quote(best)
@@ -167,9 +172,7 @@ def summarise_interview(questions: Sequence[ScoredQuestion]) -> InterviewSummary
             f"The weakest was “{_short(worst.question)}” ({worst.score:.0f}/100): {reason}."
         )
     sentences.append(f"Focus next on this: {improvements[0]}")
-    sentences.append(
-        "This is self-practice coaching feedback, not a hiring assessment."
-    )
+    sentences.append("This is self-practice coaching feedback, not a hiring assessment.")
     because.append(f"Best: {best.score:.0f}; weakest: {worst.score:.0f}.")
     return InterviewSummary(
         overall=overall,

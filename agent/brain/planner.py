@@ -15,8 +15,10 @@ from agent.coach.schema import Flow, KeyPoint, Question, Section
 
 LEVEL_OF = {"junior": 1, "mid": 2, "senior": 3, "lead": 3}
 
-_HEADING = re.compile(r"^\s*#*\s*(projects?|selected projects|personal projects|side projects)\s*:?\s*$",
-                      re.IGNORECASE)
+_HEADING = re.compile(
+    r"^\s*#*\s*(projects?|selected projects|personal projects|side projects)\s*:?\s*$",
+    re.IGNORECASE,
+)
 _OTHER_HEADING = re.compile(
     r"^\s*#*\s*(experience|work experience|employment|education|skills|summary|profile|"
     r"certifications?|awards|publications|languages|interests|references|contact)\s*:?\s*$",
@@ -147,9 +149,9 @@ def _resume_question(name: str, index: int, level: int) -> PlannedQuestion:
     )
 
 
-def plan_interview(*, flow: Flow, profile: CandidateProfile) -> tuple[
-    list[PlannedQuestion], list[PlannedQuestion], list[str]
-]:
+def plan_interview(
+    *, flow: Flow, profile: CandidateProfile
+) -> tuple[list[PlannedQuestion], list[PlannedQuestion], list[str]]:
     """Choose the questions to ask.
 
     Returns:
@@ -198,8 +200,9 @@ def plan_interview(*, flow: Flow, profile: CandidateProfile) -> tuple[
     while len(planned) > budget:
         # Drop the least relevant non-intro, non-closing question (last technical, then any).
         droppable = [
-            i for i, p in enumerate(planned) if p.section_kind not in ("intro", "closing")
-            and p.origin == "flow"
+            i
+            for i, p in enumerate(planned)
+            if p.section_kind not in ("intro", "closing") and p.origin == "flow"
         ]
         idx = droppable[-1] if droppable else len(planned) - 1
         reserve.append(planned.pop(idx))

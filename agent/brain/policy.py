@@ -65,18 +65,20 @@ class Phrases:
 
     def pick(self, key: str, n: int, **fmt: str) -> str:
         """The n-th variant (cycled) of a phrase list, formatted."""
-        value = self._p
-        for part in key.split("."):
-            value = value[part]
+        value = self._lookup(key)
         if isinstance(value, str):
             return value.format(**fmt)
         return str(value[n % len(value)]).format(**fmt)
 
-    def variants(self, key: str, **fmt: str) -> list[str]:
-        """All variants of a phrase list, formatted."""
-        value = self._p
+    def _lookup(self, key: str) -> Any:
+        value: Any = self._p
         for part in key.split("."):
             value = value[part]
+        return value
+
+    def variants(self, key: str, **fmt: str) -> list[str]:
+        """All variants of a phrase list, formatted."""
+        value = self._lookup(key)
         if isinstance(value, str):
             return [value.format(**fmt)]
         return [str(v).format(**fmt) for v in value]
@@ -240,7 +242,7 @@ def decide(
 
     wrap = Decision(
         action="wrap_up",
-        say=prefix + ack + " " + phrases.pick("wrap_up", n),
+        say=prefix + phrases.pick("wrap_up", n),
         level=level,
         reason="plan complete",
     )
@@ -265,7 +267,11 @@ def decide(
     nxt, change = _adapt(nxt, level, view)
     current = view.plan[view.cursor]
     if not lead and nxt.section_id != current.section_id:
-        kind = nxt.section_kind if nxt.section_kind in ("technical", "behavioural", "closing") else "other"
+        kind = (
+            nxt.section_kind
+            if nxt.section_kind in ("technical", "behavioural", "closing")
+            else "other"
+        )
         lead = phrases.pick(f"transition.{kind}", n, topic=nxt.section_title.lower()) + " "
     elif change:
         lead = phrases.pick(change, n) + " "

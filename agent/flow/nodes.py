@@ -83,7 +83,7 @@ async def ask_node(state: InterviewState, runtime: Runtime[InterviewContext]) ->
         + estimate_seconds(pending["say"], 150)
         + (len(text.split()) * 60.0 / wpm)
     )
-    turn = {
+    turn: dict[str, Any] = {
         "index": len(turns),
         "kind": pending["kind"],
         "qid": pending["qid"],
@@ -114,9 +114,7 @@ def _thread(state: InterviewState, main_turn: int) -> list[dict[str, Any]]:
     ]
 
 
-async def analyse_node(
-    state: InterviewState, runtime: Runtime[InterviewContext]
-) -> dict[str, Any]:
+async def analyse_node(state: InterviewState, runtime: Runtime[InterviewContext]) -> dict[str, Any]:
     """Analyse the latest answer alone and the question's whole thread."""
     if state.get("end_requested"):
         return {}

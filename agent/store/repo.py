@@ -67,8 +67,14 @@ def upsert_turn(*, session: Session, session_id: str, turn: dict[str, Any]) -> T
         select(Turn).where(Turn.session_id == session_id, Turn.index == turn["index"])
     ).first()
     if row is None:
-        row = Turn(session_id=session_id, index=turn["index"], kind=turn["kind"],
-                   question_id=turn["qid"], question=turn["question"], answer=turn["answer"])
+        row = Turn(
+            session_id=session_id,
+            index=turn["index"],
+            kind=turn["kind"],
+            question_id=turn["qid"],
+            question=turn["question"],
+            answer=turn["answer"],
+        )
     row.kind = turn["kind"]
     row.question_id = turn["qid"]
     row.question = turn["question"]

