@@ -57,7 +57,7 @@ def test_phrase_bank_complete_for_each_persona(persona: str) -> None:
     assert persona in bank["personas"]
     ph = Phrases(bank, persona)
     for key in REQUIRED:
-        for text in ph.variants(key, **{k: "X" for k in FORMAT_VARS}):
+        for text in ph.variants(key, **dict.fromkeys(FORMAT_VARS, "X")):
             assert text.strip()
             assert "{" not in text, (persona, key, text)
 

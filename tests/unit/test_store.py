@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
+from agent.brain.types import CandidateProfile
 from agent.errors import ConfigError, SessionNotFoundError
 from agent.interview import open_runner
-from agent.brain.types import CandidateProfile
 from agent.store import repo
 from agent.store.db import init_db, make_engine
 
