@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -29,6 +30,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from agent.config import Settings, get_settings
 from agent.errors import ConfigError, FlowError, InterviewerError
@@ -48,8 +50,8 @@ flows_app = typer.Typer(help="List and validate coach flow files.", no_args_is_h
 app.add_typer(models_app, name="models")
 app.add_typer(flows_app, name="flows")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,10 +65,10 @@ def _friendly_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except FlowError as e:
             for issue in e.issues:
-                err.print(f"[red]error:[/red] {issue}", markup=True)
+                err.print(f"[red]error:[/red] {escape(issue)}", markup=True)
             raise typer.Exit(1) from None
         except InterviewerError as e:
-            err.print(f"[red]error:[/red] {e}", markup=True)
+            err.print(f"[red]error:[/red] {escape(str(e))}", markup=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -155,7 +157,7 @@ def models_status(
         colour = "green" if st.state == "ready" else "yellow"
         table.add_row(
             spec.name,
-            f"[{colour}]{state}[/{colour}]",
+            Text(state, style=colour),
             f"{st.size_bytes / 1e6:.1f} MB",
             spec.purpose,
             spec.licence,
@@ -379,15 +381,15 @@ async def _practice(
             )
             session_id = uuid.uuid4().hex[:12]
             out.print(
-                f"Practice interview [bold]{session_id}[/bold] ({chosen.title}). Type your answer "
-                "and press Enter; end a line with \\ to continue it. /end finishes with "
-                "feedback, /quit pauses.",
+                f"Practice interview [bold]{session_id}[/bold] ({escape(chosen.title)}). "
+                "Type your answer and press Enter; end a line with \\ to continue it. /end "
+                "finishes with feedback, /quit pauses.",
                 markup=True,
             )
             out.print("This is self-practice coaching, not a hiring assessment.\n")
             step = await runner.start(session_id=session_id, flow=chosen, profile=profile)
         while not step.finished:
-            out.print(f"\n[bold cyan]Interviewer:[/bold cyan] {step.say}", markup=True)
+            out.print(f"\n[bold cyan]Interviewer:[/bold cyan] {escape(step.say)}", markup=True)
             answer = _read_answer()
             if answer is None or answer.strip().lower() in ("/quit", "/pause"):
                 out.print(f"\nPaused. Continue with: interviewer practice --continue {session_id}")
@@ -396,7 +398,7 @@ async def _practice(
                 step = await runner.end(session_id)
                 break
             step = await runner.answer(session_id, answer)
-        out.print(f"\n[bold cyan]Interviewer:[/bold cyan] {step.say}", markup=True)
+        out.print(f"\n[bold cyan]Interviewer:[/bold cyan] {escape(step.say)}", markup=True)
         assert step.report is not None
         folder = out_dir or settings.reports_dir / session_id
         json_path, html_path = write_report_files(step.report, folder)
@@ -510,7 +512,8 @@ def history(limit: Annotated[int, typer.Option(min=1, max=500)] = 20) -> None:
         out.print("No interviews yet. Start one with: interviewer practice --text")
         return
     table = Table()
-    for col in ("session", "date", "flow", "role", "status", "score"):
+    table.add_column("session", no_wrap=True)
+    for col in ("date", "flow", "role", "status", "score"):
         table.add_column(col)
     for r in rows:
         score = "" if r.overall_score is None else f"{r.overall_score:.0f}"

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from scoring.types import InterviewSummary, ScoredQuestion
 
 _LIGHT_TYPES = frozenset({"intro", "closing", "motivation"})
-_STAR_TYPES = frozenset({"behavioural", "situational"})
+_STAR_TYPES = frozenset({"behavioural"})
 
 
 def _short(text: str, words: int = 10) -> str:
@@ -154,10 +154,20 @@ def summarise_interview(questions: Sequence[ScoredQuestion]) -> InterviewSummary
             "You worked through the whole interview; that practice is what builds fluency."
         )
     if not improvements:
-        improvements.append(
-            "Keep the same structure and push for even sharper numbers and "
-            "trade-offs at senior depth."
-        )
+        if not core:
+            improvements.append(
+                "Only warm-up or closing questions were answered: continue to the core "
+                "questions next time, where most of the assessment happens."
+            )
+        elif overall < 65:
+            improvements.append(
+                "Go deeper on each core question: name the key considerations, explain why, and "
+                "back it with one example from your own experience."
+            )
+        else:
+            improvements.append(
+                "Keep the same structure and push for even sharper numbers and trade-offs."
+            )
 
     sentences = [f"Overall {overall:.0f}/100: {band(overall)}."]
     quote = _quote(best)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from scoring.types import AnswerFeatures, ContentWeights, CoverageThresholds, SubScore
 
-_STAR_TYPES = frozenset({"behavioural", "situational"})
+_STAR_TYPES = frozenset({"behavioural"})
 _OPEN_TYPES = frozenset({"intro", "closing", "motivation"})
 
 _CAPS: tuple[tuple[str, float, str], ...] = (

@@ -307,7 +307,7 @@ def analyse_answer(
         flags.add("vague")
 
     star = None
-    if question_type in ("behavioural", "situational"):
+    if question_type == "behavioural":
         text = facts.clean_text
         star = StarParts(
             situation=bool(_STAR["situation"].search(text)),

@@ -15,7 +15,7 @@ from typing import Any
 from agent.brain.types import Decision, PlannedQuestion
 from scoring import AnswerFeatures
 
-_STAR_TYPES = frozenset({"behavioural", "situational"})
+_STAR_TYPES = frozenset({"behavioural"})
 _LIGHT_TYPES = frozenset({"intro", "closing", "motivation"})
 _NON_ANSWER = frozenset({"empty", "non_answer", "gibberish"})
 

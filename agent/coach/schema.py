@@ -18,7 +18,8 @@ SLUG = r"^[a-z0-9][a-z0-9-]{0,47}$"
 _SLUG_RE = re.compile(SLUG)
 
 QuestionType = Literal["intro", "technical", "behavioural", "situational", "motivation", "closing"]
-"""Behavioural and situational questions are checked for STAR structure."""
+"""Behavioural questions (past experience) are checked for STAR structure; situational ones
+(hypothetical "what would you do if…") are scored like technical ones, on reasoning."""
 
 SectionKind = Literal["intro", "technical", "behavioural", "closing", "other"]
 Seniority = Literal["junior", "mid", "senior", "lead"]

@@ -146,17 +146,20 @@ class IndexClient:
             except ValueError:
                 raise ProvisionError(f"the index sent invalid JSON for {source.project}") from None
             for f in data.get("files", []):
-                if f.get("filename") == source.filename:
+                if f.get("filename") == source.filename and isinstance(f.get("url"), str):
                     digest = (f.get("hashes") or {}).get("sha256")
-                    return str(httpx.URL(url).join(f["url"])), digest
+                    return str(httpx.URL(url).join(f["url"])), digest.lower() if digest else None
         else:
             pattern = re.compile(
-                r'href="([^"]*' + re.escape(source.filename) + r'(?:#sha256=([0-9a-f]{64}))?)"'
+                r'href="((?:[^"]*/)?'
+                + re.escape(source.filename)
+                + r'(?:#sha256=([0-9a-fA-F]{64}))?)"'
             )
             m = pattern.search(resp.text)
             if m:
                 href = m.group(1).split("#", 1)[0]
-                return str(httpx.URL(url).join(href)), m.group(2)
+                digest = m.group(2).lower() if m.group(2) else None
+                return str(httpx.URL(url).join(href)), digest
         raise ProvisionError(f"{source.filename} is not listed on the index for '{source.project}'")
 
     def download(self, url: str, dest: Path, *, label: str, total: int, progress: Progress) -> None:
