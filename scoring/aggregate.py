@@ -151,7 +151,7 @@ def summarise_interview(questions: Sequence[ScoredQuestion]) -> InterviewSummary
 
     if not strengths:
         strengths.append(
-            "You worked through the whole interview; that practice is what builds fluency."
+            f"You answered {len(answered)} question(s); that practice is what builds fluency."
         )
     if not improvements:
         if not core:
