@@ -555,6 +555,27 @@ def report(
         _print_summary(data, json_path, html_path)
 
 
+@app.command()
+@_friendly_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8765).")] = None,
+) -> None:
+    """Start the local app: open the printed URL and have a spoken interview in the browser."""
+    import uvicorn
+
+    from agent.api.app import create_app
+
+    settings = _settings()
+    host = host or settings.server.host
+    port = settings.server.port if port is None else port
+    out.print("Loading speech models… (first start takes a few seconds)")
+    app_ = create_app(settings)
+    out.print(f"Open http://{host}:{port}/ in your browser (Ctrl-C to stop).")
+    out.print("Self-practice coaching only: not a hiring assessment.")
+    uvicorn.run(app_, host=host, port=port, log_level=settings.log_level.lower())
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

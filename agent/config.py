@@ -9,8 +9,9 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -65,6 +66,56 @@ class ScoringSettings(BaseModel):
     """Assumed speaking rate used to estimate time for typed answers."""
 
 
+class VoiceSettings(BaseModel):
+    """Voice pipeline and turn-taking settings."""
+
+    tts: Literal["auto", "piper", "espeak"] = "auto"
+    """Interviewer voice: Piper when its model is provisioned ("auto"), or espeak-ng."""
+    stt_threads: int = Field(default=2, ge=1, le=16)
+    """CPU threads for offline speech recognition."""
+    stt_beam_size: int = Field(default=1, ge=1, le=10)
+    min_endpointing_s: float = Field(default=0.6, ge=0.1, le=5)
+    """Silence after a complete-sounding sentence before the turn ends."""
+    answer_pause_s: float = Field(default=3.0, ge=0.5, le=10)
+    """Longest thinking pause inside an answer that does not end the turn."""
+    min_interruption_words: int = Field(default=2, ge=0, le=10)
+    """Words the candidate must say over the interviewer to barge in (coughs and "mm-hm" don't)."""
+    min_interruption_s: float = Field(default=0.6, ge=0.1, le=5)
+    hold_prompt_after_s: float = Field(default=25.0, ge=5, le=300)
+    """After "let me think", prompt gently if the candidate is still silent this long."""
+    max_session_minutes: float = Field(default=60.0, ge=1, le=240)
+    """Hard cap on a spoken interview's length; it wraps up gracefully when reached."""
+    language: str = "en"
+    """Spoken language carried end to end (English is the supported one)."""
+    deepgram_api_key: SecretStr | None = Field(default=None)
+    """Deepgram key (also read from DEEPGRAM_API_KEY); enables cloud speech recognition."""
+    deepgram_base_url: str | None = None
+    """Override Deepgram's endpoint (used by tests against a local fake)."""
+
+
+class ServerSettings(BaseModel):
+    """The local web app."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+    max_upload_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+
+
+class LiveKitSettings(BaseModel):
+    """Production transport: a LiveKit room (read from LIVEKIT_URL / _API_KEY / _API_SECRET)."""
+
+    url: str | None = None
+    api_key: str | None = None
+    api_secret: SecretStr | None = None
+    token_ttl_s: int = Field(default=600, ge=30, le=600)
+    """Candidate tokens live at most 10 minutes."""
+
+    @property
+    def configured(self) -> bool:
+        """Whether all three LiveKit settings are present."""
+        return bool(self.url and self.api_key and self.api_secret)
+
+
 class Settings(BaseSettings):
     """All product settings."""
 
@@ -81,6 +132,22 @@ class Settings(BaseSettings):
     models: ModelsSettings = Field(default_factory=ModelsSettings)
     db: DbSettings = Field(default_factory=DbSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
+
+    @model_validator(mode="after")
+    def _standard_env_names(self) -> Settings:
+        """Honour the providers' own variable names (DEEPGRAM_API_KEY, LIVEKIT_*)."""
+        env = os.environ
+        if self.voice.deepgram_api_key is None and env.get("DEEPGRAM_API_KEY"):
+            self.voice.deepgram_api_key = SecretStr(env["DEEPGRAM_API_KEY"])
+        lk = self.livekit
+        lk.url = lk.url or env.get("LIVEKIT_URL") or None
+        lk.api_key = lk.api_key or env.get("LIVEKIT_API_KEY") or None
+        if lk.api_secret is None and env.get("LIVEKIT_API_SECRET"):
+            lk.api_secret = SecretStr(env["LIVEKIT_API_SECRET"])
+        return self
 
     @property
     def database_url(self) -> str:

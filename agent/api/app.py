@@ -1,0 +1,327 @@
+"""The local web app: serves the candidate page, starts interviews, and carries their audio.
+
+Local transport (the embedded default): the browser streams microphone PCM (16 kHz, 16-bit mono)
+over a WebSocket; the server feeds it to the interview's AgentSession and streams the
+interviewer's voice back (24 kHz, 16-bit mono) with JSON events for captions and state. A
+dropped connection pauses the interview; reconnecting continues at the pending question,
+because the interview graph is checkpointed after every answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from livekit import rtc
+from pydantic import BaseModel, Field, ValidationError
+from sqlmodel import Session
+
+from agent.brain.types import CandidateProfile
+from agent.coach.loader import flow_for_role, resolve_flow, shipped_flows
+from agent.config import Settings
+from agent.errors import FlowError, InterviewerError, SessionNotFoundError
+from agent.interview import InterviewRunner, Step, open_runner
+from agent.report.html import render_html
+from agent.store import repo
+from agent.voice.local_io import PacedAudioOutput, QueueAudioInput
+from agent.voice.session import VoiceInterview, VoiceRuntime, build_voice_runtime
+
+logger = logging.getLogger("mockint.agent.api")
+
+MIC_RATE = 16000
+SPEAKER_RATE = 24000
+WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
+
+
+class StartRequest(BaseModel):
+    """What the candidate chose on the start page."""
+
+    role: str = Field(default="", max_length=120)
+    flow: str | None = Field(default=None, max_length=64)
+    seniority: str = "mid"
+    skills: str = Field(default="", max_length=500)
+    name: str = Field(default="", max_length=80)
+    resume_text: str = Field(default="", max_length=20_000)
+    jd_text: str = Field(default="", max_length=20_000)
+    consent: bool = False
+    """The candidate read what is measured and that this is practice, not assessment."""
+
+
+@dataclass
+class Live:
+    """A connected spoken interview."""
+
+    voice: VoiceInterview
+    ws: WebSocket
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+
+class AppState:
+    """Process-wide state: settings, the runner, the voice models and live interviews."""
+
+    def __init__(self, settings: Settings, runner: InterviewRunner, voice: VoiceRuntime) -> None:
+        self.settings = settings
+        self.runner = runner
+        self.voice = voice
+        self.live: dict[str, Live] = {}
+        self.seen: set[str] = set()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    runtime: VoiceRuntime | None = None,
+    runner_factory: Any = None,
+) -> FastAPI:
+    """Build the app. ``runtime``/``runner_factory`` let tests inject prepared parts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        voice = (
+            runtime
+            if runtime is not None
+            else await asyncio.to_thread(build_voice_runtime, settings)
+        )
+        factory = runner_factory or (lambda: open_runner(settings))
+        async with factory() as runner:
+            app.state.mi = AppState(settings, runner, voice)
+            yield
+            for live in list(app.state.mi.live.values()):
+                await live.voice.aclose()
+
+    app = FastAPI(title="Mock interviewer", lifespan=lifespan, docs_url=None, redoc_url=None)
+
+    def st(request: Request | WebSocket) -> AppState:
+        state: AppState = request.app.state.mi
+        return state
+
+    @app.exception_handler(InterviewerError)
+    async def _domain_error(_: Request, exc: InterviewerError) -> JSONResponse:
+        code = 404 if isinstance(exc, SessionNotFoundError) else 400
+        return JSONResponse({"error": str(exc)}, status_code=code)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> FileResponse:
+        return FileResponse(WEB_CLIENT / "index.html")
+
+    @app.get("/static/{name}")
+    async def static(name: str) -> FileResponse:
+        allowed = {p.name for p in WEB_CLIENT.iterdir() if p.suffix in (".js", ".css")}
+        if name not in allowed:
+            raise HTTPException(404, "not found")
+        media = "text/javascript" if name.endswith(".js") else "text/css"
+        return FileResponse(WEB_CLIENT / name, media_type=media)
+
+    @app.get("/api/flows")
+    async def flows() -> list[dict[str, Any]]:
+        return [
+            {"id": f.id, "title": f.title, "role": f.role, "minutes": f.duration_minutes}
+            for f in shipped_flows().values()
+        ]
+
+    @app.post("/api/interviews")
+    async def start(request: Request) -> dict[str, Any]:
+        state = st(request)
+        body = await request.body()
+        if len(body) > state.settings.server.max_upload_bytes:
+            raise HTTPException(413, "request too large")
+        try:
+            req = StartRequest.model_validate_json(body or b"{}")
+        except ValidationError as e:
+            first = e.errors()[0]
+            raise HTTPException(
+                422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+            ) from None
+        if not req.consent:
+            raise HTTPException(400, "please confirm the consent notice before starting")
+        try:
+            flow = resolve_flow(req.flow) if req.flow else flow_for_role(req.role)
+        except FlowError as e:
+            raise HTTPException(400, str(e)) from None
+        try:
+            profile = CandidateProfile(
+                name=req.name,
+                role=req.role or flow.role,
+                seniority=req.seniority,
+                skills=req.skills,
+                resume_text=req.resume_text,
+                jd_text=req.jd_text,
+            )
+        except ValidationError as e:
+            first = e.errors()[0]
+            raise HTTPException(
+                422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+            ) from None
+        sid = uuid.uuid4().hex[:12]
+        step = await state.runner.start(session_id=sid, flow=flow, profile=profile)
+        return {"session_id": sid, "flow": flow.id, "first_question": step.question}
+
+    @app.get("/api/interviews/{sid}")
+    async def status(sid: str, request: Request) -> dict[str, Any]:
+        step = await st(request).runner.current(sid)
+        return {
+            "session_id": sid,
+            "finished": step.finished,
+            "pending": None if step.finished else {"say": step.say, "turn": step.turn},
+            "live": sid in st(request).live,
+        }
+
+    @app.get("/api/interviews/{sid}/report")
+    async def report_json(sid: str, request: Request) -> dict[str, Any]:
+        return _report(st(request), sid)
+
+    @app.get("/interviews/{sid}/report", response_class=HTMLResponse)
+    async def report_html(sid: str, request: Request) -> HTMLResponse:
+        return HTMLResponse(render_html(_report(st(request), sid)))
+
+    @app.websocket("/ws/interviews/{sid}")
+    async def interview_ws(ws: WebSocket, sid: str) -> None:
+        state = st(ws)
+        await ws.accept()
+        try:
+            step = await state.runner.current(sid)
+        except SessionNotFoundError:
+            await ws.send_json({"type": "error", "message": f"no interview '{sid}'"})
+            await ws.close(code=4404)
+            return
+        if step.finished:
+            await ws.send_json({"type": "finished", "session_id": sid})
+            await ws.close()
+            return
+        if sid in state.live:
+            await ws.send_json(
+                {"type": "error", "message": "this interview is already open in another tab"}
+            )
+            await ws.close(code=4409)
+            return
+        await _run_live(state, ws, sid)
+
+    return app
+
+
+def _report(state: AppState, sid: str) -> dict[str, Any]:
+    from agent.store.db import make_engine
+
+    engine = make_engine(state.settings.database_url)
+    try:
+        with Session(engine) as db:
+            repo.get_session(session=db, session_id=sid)
+            data = repo.load_report(session=db, session_id=sid)
+    finally:
+        engine.dispose()
+    if data is None:
+        raise HTTPException(409, "the interview has not finished yet")
+    return data
+
+
+async def _run_live(state: AppState, ws: WebSocket, sid: str) -> None:
+    """Carry one connection's audio and events until it closes or the interview ends."""
+    mic = QueueAudioInput(sample_rate=MIC_RATE)
+    send_lock = asyncio.Lock()
+    closed = asyncio.Event()
+
+    async def send_json(msg: dict[str, Any]) -> None:
+        if closed.is_set():
+            return
+        async with send_lock:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await ws.send_text(json.dumps(msg))
+
+    async def send_audio(frame: rtc.AudioFrame) -> None:
+        if closed.is_set():
+            return
+        async with send_lock:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await ws.send_bytes(bytes(frame.data.cast("B")))
+
+    async def on_clear() -> None:
+        await send_json({"type": "clear"})
+
+    speaker = PacedAudioOutput(sink=send_audio, on_clear=on_clear, sample_rate=SPEAKER_RATE)
+    tasks: set[asyncio.Task[Any]] = set()
+
+    def emit(event: dict[str, Any]) -> None:
+        task = asyncio.create_task(send_json(event))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def finished(_: Step) -> None:
+        emit({"type": "report_ready", "url": f"/interviews/{sid}/report"})
+
+    voice = VoiceInterview(
+        runtime=state.voice,
+        runner=state.runner,
+        session_id=sid,
+        settings=state.settings,
+        audio_in=mic,
+        audio_out=speaker,
+        emit=emit,
+        on_finished=finished,
+    )
+    state.live[sid] = Live(voice=voice, ws=ws, tasks=tasks)
+    await send_json(
+        {
+            "type": "hello",
+            "session_id": sid,
+            "mic_rate": MIC_RATE,
+            "speaker_rate": SPEAKER_RATE,
+            "resumed": sid in state.seen,
+        }
+    )
+    state.seen.add(sid)
+    try:
+        await voice.start()
+        while True:
+            msg = await ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                break
+            if (data := msg.get("bytes")) is not None:
+                if len(data) > 64_000:
+                    await send_json({"type": "error", "message": "audio chunk too large"})
+                    continue
+                mic.push_pcm(data)
+            elif (text := msg.get("text")) is not None:
+                await _control(voice, text, send_json)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        closed.set()
+        state.live.pop(sid, None)
+        mic.close()
+        await voice.aclose()
+        for t in list(tasks):
+            t.cancel()
+
+
+async def _control(voice: VoiceInterview, text: str, send_json: Any) -> None:
+    try:
+        msg = json.loads(text)
+    except ValueError:
+        await send_json({"type": "error", "message": "messages must be JSON"})
+        return
+    kind = msg.get("type") if isinstance(msg, dict) else None
+    if kind == "end":
+        await voice.end()
+    elif kind == "ping":
+        await send_json({"type": "pong"})
+    else:
+        await send_json({"type": "error", "message": f"unknown message type {kind!r}"})
+
+
+def web_client_files() -> list[str]:
+    """Files the page needs (for packaging checks)."""
+    return sorted(p.name for p in WEB_CLIENT.iterdir()) if WEB_CLIENT.exists() else []

@@ -1,0 +1,169 @@
+"""The livekit `Agent` that voices the interview graph.
+
+A completed user turn resumes the LangGraph interview (through `InterviewRunner`) and the
+graph's next line is spoken with `session.say`. No LLM runs inside livekit: every turn ends in
+`StopResponse`. Turn-level rules come first: "could you repeat that?" repeats the question,
+"let me think" makes the interviewer wait quietly and keeps listening, backchannels are ignored,
+and the interviewer's own voice picked up by the microphone is never taken as an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from livekit.agents import Agent, llm
+from livekit.agents.llm import StopResponse
+
+from agent.interview import InterviewRunner, Step
+from agent.voice.turns import classify_utterance, is_echo
+
+logger = logging.getLogger("mockint.agent.voice")
+
+EventSink = Callable[[dict[str, Any]], None]
+"""Receives UI events (captions, transcript, state); must not block."""
+
+HOLD_REPLY = "Sure, take your time."
+REPEAT_PREFIX = "Of course. "
+
+
+class SpokenReference:
+    """What the interviewer is saying (for echo rejection), shared with the STT guard."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.until = 0.0
+
+    def set(self, text: str, *, expected_s: float) -> None:
+        """Record a line being spoken for about ``expected_s`` seconds."""
+        self.text = text
+        self.until = time.monotonic() + expected_s + 1.5
+
+    def active(self) -> bool:
+        """Whether echo of the current line may still arrive."""
+        return bool(self.text) and time.monotonic() < self.until
+
+
+class InterviewerAgent(Agent):
+    """Speaks the graph's lines and feeds it the candidate's answers."""
+
+    def __init__(
+        self,
+        *,
+        runner: InterviewRunner,
+        session_id: str,
+        emit: EventSink,
+        spoken: SpokenReference | None = None,
+        on_finished: Callable[[Step], None] | None = None,
+        hold_prompt_after_s: float = 25.0,
+    ) -> None:
+        super().__init__(instructions="Offline interviewer: lines come from the interview graph.")
+        self._runner = runner
+        self._session_id = session_id
+        self._emit = emit
+        self.spoken = spoken or SpokenReference()
+        self._on_finished = on_finished
+        self._pending: Step | None = None
+        self._lock = asyncio.Lock()
+        self._hold_prompt_after_s = hold_prompt_after_s
+        self._hold_task: asyncio.Task[None] | None = None
+        self.answers_submitted = 0
+        self.finished = False
+
+    @property
+    def pending(self) -> Step | None:
+        """The step the interviewer is waiting on."""
+        return self._pending
+
+    def _say(self, text: str, *, allow_interruptions: bool = True) -> None:
+        self.spoken.set(text, expected_s=len(text.split()) / 2.6)
+        self._emit({"type": "agent_said", "text": text})
+        self.session.say(text, allow_interruptions=allow_interruptions)
+
+    async def on_enter(self) -> None:
+        """Greet (or continue where the interview was) and ask the pending question."""
+        step = await self._runner.current(self._session_id)
+        self._pending = step
+        if step.finished:
+            await self._finish(step)
+            return
+        self._emit({"type": "question", "turn": step.turn, "kind": step.kind})
+        self._say(step.say)
+
+    async def on_user_turn_completed(
+        self,
+        turn_ctx: llm.ChatContext,  # noqa: ARG002  # livekit's hook signature
+        new_message: llm.ChatMessage,
+    ) -> None:
+        """Route one completed user turn; never lets livekit generate a reply itself."""
+        text = (new_message.text_content or "").strip()
+        async with self._lock:
+            await self._handle_turn(text)
+        raise StopResponse()
+
+    async def _handle_turn(self, text: str) -> None:
+        if self.finished or self._pending is None:
+            return
+        if self.spoken.active() and is_echo(text, self.spoken.text):
+            logger.info("ignored a turn that echoed the interviewer")
+            return
+        kind = classify_utterance(text)
+        self._emit({"type": "user_said", "text": text, "kind": kind})
+        if kind in ("empty", "backchannel"):
+            return
+        if kind == "repeat":
+            self._say(REPEAT_PREFIX + self._pending.question)
+            return
+        if kind == "hold":
+            self._say(HOLD_REPLY)
+            self._arm_hold_prompt()
+            return
+        self._cancel_hold_prompt()
+        step = await self._runner.answer(self._session_id, text)
+        self.answers_submitted += 1
+        self._pending = step
+        if step.finished:
+            await self._finish(step)
+            return
+        self._emit({"type": "question", "turn": step.turn, "kind": step.kind})
+        self._say(step.say)
+
+    def _arm_hold_prompt(self) -> None:
+        self._cancel_hold_prompt()
+        self._hold_task = asyncio.create_task(self._hold_prompt())
+
+    def _cancel_hold_prompt(self) -> None:
+        if self._hold_task is not None:
+            self._hold_task.cancel()
+            self._hold_task = None
+
+    async def _hold_prompt(self) -> None:
+        await asyncio.sleep(self._hold_prompt_after_s)
+        if self._pending is not None and not self.finished:
+            self._say("Whenever you're ready. " + self._pending.question)
+
+    async def end_now(self) -> None:
+        """The candidate ended the interview: wrap up with what was answered."""
+        async with self._lock:
+            if self.finished:
+                return
+            step = await self._runner.end(self._session_id)
+            await self._finish(step)
+
+    async def _finish(self, step: Step) -> None:
+        self.finished = True
+        self._cancel_hold_prompt()
+        if step.say:
+            self._say(step.say, allow_interruptions=False)
+        self._emit(
+            {
+                "type": "finished",
+                "session_id": self._session_id,
+                "overall_score": (step.report or {}).get("overall_score"),
+            }
+        )
+        if self._on_finished is not None:
+            self._on_finished(step)

@@ -1,0 +1,141 @@
+"""Builds and runs one spoken interview: AgentSession + interviewer agent + audio I/O.
+
+`VoiceRuntime` holds the process-wide models (STT, TTS, VAD, turn detector), loaded once and
+shared by every interview. `VoiceInterview` wires one session to any audio input/output (the
+browser transport, a LiveKit room, or the in-process test harness) and publishes UI events.
+Nothing here records audio: AgentSession's recorder is switched off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from livekit.agents import AgentSession, inference, stt, tts, vad
+from livekit.agents.voice.events import AgentStateChangedEvent, UserStateChangedEvent
+from livekit.agents.voice.io import AudioInput, AudioOutput
+from livekit.agents.voice.turn import TurnHandlingOptions
+
+from agent.config import Settings
+from agent.interview import InterviewRunner, Step
+from agent.voice.interviewer import EventSink, InterviewerAgent, SpokenReference
+
+logger = logging.getLogger("mockint.agent.voice")
+
+
+@dataclass
+class VoiceRuntime:
+    """Models shared by all spoken interviews in this process."""
+
+    stt: stt.STT[Any]
+    tts: tts.TTS[Any]
+    vad: vad.VAD
+    turn_detector: Any | None
+    """livekit's local audio end-of-turn model, or None for VAD-only endpointing."""
+
+
+def build_voice_runtime(settings: Settings, *, turn_detector: bool = True) -> VoiceRuntime:
+    """Load STT, TTS, VAD and the turn detector once (call at start-up, not per session)."""
+    from agent.voice.providers import build_stt, build_tts
+
+    key = settings.voice.deepgram_api_key
+    stt_ = build_stt(
+        models_dir=settings.models.dir,
+        deepgram_api_key=key.get_secret_value() if key else None,
+        deepgram_base_url=settings.voice.deepgram_base_url,
+        cpu_threads=settings.voice.stt_threads,
+        beam_size=settings.voice.stt_beam_size,
+        language=settings.voice.language,
+    )
+    tts_ = build_tts(models_dir=settings.models.dir, tts=settings.voice.tts)
+    vad_ = inference.VAD(min_silence_duration=0.3)
+    detector = inference.TurnDetector(version="v1-mini") if turn_detector else None
+    return VoiceRuntime(stt=stt_, tts=tts_, vad=vad_, turn_detector=detector)
+
+
+def turn_handling(settings: Settings, *, detector: Any | None) -> TurnHandlingOptions:
+    """Turn-taking tuned for interviews: patient inside answers, hard to interrupt by accident."""
+    v = settings.voice
+    return {
+        "turn_detection": detector if detector is not None else "vad",
+        "endpointing": {"min_delay": v.min_endpointing_s, "max_delay": v.answer_pause_s},
+        "interruption": {
+            "enabled": True,
+            "mode": "vad",
+            "min_words": v.min_interruption_words,
+            "min_duration": v.min_interruption_s,
+            "resume_false_interruption": True,
+            "false_interruption_timeout": 1.5,
+        },
+        "preemptive_generation": {"enabled": False},
+    }
+
+
+class VoiceInterview:
+    """One spoken interview bound to an audio input and output."""
+
+    def __init__(
+        self,
+        *,
+        runtime: VoiceRuntime,
+        runner: InterviewRunner,
+        session_id: str,
+        settings: Settings,
+        audio_in: AudioInput,
+        audio_out: AudioOutput,
+        emit: EventSink,
+        on_finished: Callable[[Step], None] | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self._emit = emit
+        self.spoken = SpokenReference()
+        self.agent = InterviewerAgent(
+            runner=runner,
+            session_id=session_id,
+            emit=emit,
+            spoken=self.spoken,
+            on_finished=on_finished,
+            hold_prompt_after_s=settings.voice.hold_prompt_after_s,
+        )
+        self.session: AgentSession[None] = AgentSession(
+            stt=runtime.stt,
+            tts=runtime.tts,
+            vad=runtime.vad,
+            turn_handling=turn_handling(settings, detector=runtime.turn_detector),
+            user_away_timeout=None,
+        )
+        self.session.input.audio = audio_in
+        self.session.output.audio = audio_out
+        self.session.on("agent_state_changed", self._on_agent_state)
+        self.session.on("user_state_changed", self._on_user_state)
+        self._cap_task: asyncio.Task[None] | None = None
+        self._max_s = settings.voice.max_session_minutes * 60
+
+    def _on_agent_state(self, ev: AgentStateChangedEvent) -> None:
+        self._emit({"type": "agent_state", "state": ev.new_state})
+
+    def _on_user_state(self, ev: UserStateChangedEvent) -> None:
+        self._emit({"type": "user_state", "state": ev.new_state})
+
+    async def start(self) -> None:
+        """Start the session; the interviewer greets and asks its first (or pending) question."""
+        await self.session.start(self.agent, record=False)
+        self._cap_task = asyncio.create_task(self._hard_cap())
+
+    async def _hard_cap(self) -> None:
+        await asyncio.sleep(self._max_s)
+        logger.info("spoken interview reached its time cap", extra={"session": self.session_id})
+        await self.agent.end_now()
+
+    async def end(self) -> None:
+        """End the interview now (candidate pressed end)."""
+        await self.agent.end_now()
+
+    async def aclose(self) -> None:
+        """Stop the session; the interview stays checkpointed and can be continued."""
+        if self._cap_task is not None:
+            self._cap_task.cancel()
+        await self.session.aclose()

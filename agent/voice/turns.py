@@ -1,0 +1,66 @@
+"""Interview turn-taking rules over transcripts: repeats, "let me think", backchannels, echo.
+
+Pure functions; the voice agent applies them to every completed user turn before anything is
+handed to the interview graph.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+UtteranceKind = Literal["empty", "repeat", "hold", "backchannel", "answer"]
+
+_REPEAT = re.compile(
+    r"\b(could|can|would) you (please )?(repeat|say that again|rephrase)|"
+    r"\brepeat (the|that|your) question\b|\bsay (it|that) again\b|\bpardon\b|"
+    r"\b(didn'?t|did not) (catch|hear|get) (that|the question|it)\b|"
+    r"\bwhat was the question\b|\bsorry,? what\?",
+    re.IGNORECASE,
+)
+_HOLD = re.compile(
+    r"\b(let me (think|see|consider)|give me (a|one) (moment|second|sec|minute)|"
+    r"(one|just a) (moment|second|sec|minute)|hold on|bear with me|"
+    r"let me gather my thoughts|i need (a|one) (moment|second|minute)|thinking)\b",
+    re.IGNORECASE,
+)
+_BACKCHANNEL = frozenset(
+    "mm mhm mm-hm mmhm uh-huh uhhuh hmm hm okay ok yeah yes yep right sure cool alright got it "
+    "i see".split()
+)
+_WORD = re.compile(r"[a-z0-9']+(?:-[a-z0-9']+)?")
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens."""
+    return _WORD.findall(text.lower())
+
+
+def classify_utterance(text: str) -> UtteranceKind:
+    """What a completed user turn is, for the interviewer's purposes."""
+    w = words(text)
+    if not w:
+        return "empty"
+    if len(w) <= 12 and _REPEAT.search(text):
+        return "repeat"
+    if len(w) <= 8 and _HOLD.search(text):
+        return "hold"
+    if len(w) <= 2 and all(x in _BACKCHANNEL for x in w):
+        return "backchannel"
+    return "answer"
+
+
+def is_echo(transcript: str, spoken: str, *, min_overlap: float = 0.6) -> bool:
+    """Whether a transcript is mostly the interviewer's own words picked up by the microphone.
+
+    Args:
+        transcript: What the STT heard.
+        spoken: What the interviewer was saying at the time.
+        min_overlap: Share of transcript words that must appear in ``spoken``.
+    """
+    heard = words(transcript)
+    said = set(words(spoken))
+    if len(heard) < 3 or not said:
+        return False
+    overlap = sum(1 for w in heard if w in said) / len(heard)
+    return overlap >= min_overlap

@@ -1,0 +1,116 @@
+// The candidate page: set-up form, then a live spoken interview over the local WebSocket.
+const MIC_RATE = 16000;
+
+class InterviewClient {
+  constructor() { this.setupDOM(); this.setupEventListeners(); this.loadFlows(); }
+
+  setupDOM() {
+    const $ = (id) => document.getElementById(id);
+    this.el = { form: $("setup-form"), setup: $("setup"), room: $("room"), done: $("done"),
+      status: $("status"), captions: $("captions"), transcript: $("transcript"),
+      end: $("end"), error: $("setup-error"), flow: $("flow"), report: $("report-link") };
+  }
+
+  setupEventListeners() {
+    this.el.form.addEventListener("submit", (e) => { e.preventDefault(); this.start(); });
+    this.el.end.addEventListener("click", () => this.send({ type: "end" }));
+  }
+
+  async loadFlows() {
+    try {
+      const flows = await (await fetch("/api/flows")).json();
+      for (const f of flows) {
+        const o = document.createElement("option"); o.value = f.id; o.textContent = `${f.title} (${f.minutes} min)`;
+        this.el.flow.append(o);
+      }
+    } catch (e) { /* the default option still works */ }
+  }
+
+  async start() {
+    this.el.error.textContent = "";
+    const v = (id) => document.getElementById(id).value;
+    const body = { role: v("role"), flow: v("flow") || null, seniority: v("seniority"), skills: v("skills"),
+      name: v("name"), resume_text: v("resume"), jd_text: v("jd"), consent: document.getElementById("consent").checked };
+    const res = await fetch("/api/interviews", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const data = await res.json();
+    if (!res.ok) { this.el.error.textContent = data.detail || data.error || "Could not start the interview."; return; }
+    this.sessionId = data.session_id;
+    history.replaceState(null, "", `/?session=${this.sessionId}`);
+    await this.connect();
+  }
+
+  async connect() {
+    this.el.setup.hidden = true; this.el.room.hidden = false;
+    try {
+      this.stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 } });
+    } catch (e) { this.el.status.textContent = "Microphone access is needed for a spoken interview."; return; }
+    this.ctx = new AudioContext({ sampleRate: MIC_RATE });
+    await this.ctx.audioWorklet.addModule("/static/mic-worklet.js");
+    const src = this.ctx.createMediaStreamSource(this.stream);
+    this.mic = new AudioWorkletNode(this.ctx, "mic-capture");
+    src.connect(this.mic);
+    this.playCtx = new AudioContext();
+    this.playAt = 0; this.sources = new Set();
+    this.openSocket();
+  }
+
+  openSocket() {
+    const proto = location.protocol === "https:" ? "wss" : "ws";
+    this.ws = new WebSocket(`${proto}://${location.host}/ws/interviews/${this.sessionId}`);
+    this.ws.binaryType = "arraybuffer";
+    this.ws.onopen = () => { this.el.status.textContent = "Connected. The interviewer will start speaking."; this.retries = 0; };
+    this.mic.port.onmessage = (e) => { if (this.ws && this.ws.readyState === 1) this.ws.send(e.data); };
+    this.ws.onmessage = (e) => (typeof e.data === "string" ? this.onEvent(JSON.parse(e.data)) : this.play(e.data));
+    this.ws.onclose = () => {
+      if (this.finished) return;
+      this.el.status.textContent = "Connection lost. Reconnecting… your interview is paused.";
+      this.retries = (this.retries || 0) + 1;
+      setTimeout(() => this.openSocket(), Math.min(5000, 500 * this.retries));
+    };
+  }
+
+  send(msg) { if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(msg)); }
+
+  play(buf) {
+    const pcm = new Int16Array(buf);
+    const audio = this.playCtx.createBuffer(1, pcm.length, this.speakerRate || 24000);
+    const ch = audio.getChannelData(0);
+    for (let i = 0; i < pcm.length; i++) ch[i] = pcm[i] / 32768;
+    const node = this.playCtx.createBufferSource();
+    node.buffer = audio; node.connect(this.playCtx.destination);
+    const t = Math.max(this.playCtx.currentTime + 0.03, this.playAt);
+    node.start(t); this.playAt = t + audio.duration;
+    this.sources.add(node); node.onended = () => this.sources.delete(node);
+  }
+
+  stopPlayback() { for (const s of this.sources) { try { s.stop(); } catch (e) {} } this.sources.clear(); this.playAt = 0; }
+
+  addLine(who, text) {
+    const li = document.createElement("li"); li.className = who; li.textContent = `${who === "you" ? "You" : "Interviewer"}: ${text}`;
+    this.el.transcript.append(li); li.scrollIntoView({ block: "nearest" });
+  }
+
+  onEvent(ev) {
+    switch (ev.type) {
+      case "hello": this.speakerRate = ev.speaker_rate; if (ev.resumed) this.el.status.textContent = "Reconnected: continuing where you left off."; break;
+      case "agent_said": this.el.captions.textContent = ev.text; this.addLine("interviewer", ev.text); break;
+      case "user_said": if (ev.text) this.addLine("you", ev.text); break;
+      case "agent_state": this.el.status.textContent = { speaking: "Interviewer is speaking…", listening: "Listening: take your time.", thinking: "Thinking…" }[ev.state] || this.el.status.textContent; break;
+      case "clear": this.stopPlayback(); break;
+      case "report_ready": this.finish(ev.url); break;
+      case "finished": if (!ev.overall_score && ev.overall_score !== 0) this.finish(`/interviews/${this.sessionId}/report`); break;
+      case "error": this.el.status.textContent = ev.message; break;
+    }
+  }
+
+  finish(url) {
+    this.finished = true;
+    this.el.report.href = url; this.el.done.hidden = false;
+    this.el.status.textContent = "The interview is over. Your report is ready.";
+  }
+}
+
+const client = new InterviewClient();
+const resume = new URLSearchParams(location.search).get("session");
+if (resume) { client.sessionId = resume; client.connect(); }
+window.interviewClient = client;
