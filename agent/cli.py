@@ -576,6 +576,26 @@ def serve(
     uvicorn.run(app_, host=host, port=port, log_level=settings.log_level.lower())
 
 
+@app.command()
+@_friendly_errors
+def worker(
+    mode: Annotated[str, typer.Argument(help="dev (reloads, verbose) or start (production).")],
+) -> None:
+    """Run the interviewer as a LiveKit agent worker (needs LIVEKIT_URL/_API_KEY/_API_SECRET)."""
+    from agent.voice.livekit_worker import build_server, probe_livekit, require_livekit
+
+    if mode not in ("dev", "start"):
+        raise ConfigError("mode must be 'dev' or 'start'")
+    settings = _settings()
+    url, _, _ = require_livekit(settings.livekit)
+    probe_livekit(url)
+    server = build_server(settings)
+    from livekit.agents import cli as lk_cli
+
+    sys.argv = ["interviewer-worker", mode]
+    lk_cli.run_app(server)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

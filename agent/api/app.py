@@ -180,6 +180,17 @@ def create_app(
             "live": sid in st(request).live,
         }
 
+    @app.post("/api/interviews/{sid}/livekit-token")
+    async def livekit_token(sid: str, request: Request) -> dict[str, Any]:
+        from agent.voice.livekit_worker import candidate_token, room_for
+
+        state = st(request)
+        if not state.settings.livekit.configured:
+            raise HTTPException(404, "LiveKit is not configured; use the local transport")
+        await state.runner.current(sid)
+        token = candidate_token(state.settings.livekit, session_id=sid, identity=f"cand-{sid}")
+        return {"url": state.settings.livekit.url, "room": room_for(sid), "token": token}
+
     @app.get("/api/interviews/{sid}/report")
     async def report_json(sid: str, request: Request) -> dict[str, Any]:
         return _report(st(request), sid)

@@ -80,7 +80,7 @@ class InterviewerAgent(Agent):
 
     def _say(self, text: str, *, allow_interruptions: bool = True) -> None:
         self.spoken.set(text, expected_s=len(text.split()) / 2.6)
-        self._emit({"type": "agent_said", "text": text})
+        self._emit({"type": "agent_said", "text": text, "t": time.monotonic()})
         self.session.say(text, allow_interruptions=allow_interruptions)
 
     async def on_enter(self) -> None:
@@ -111,7 +111,7 @@ class InterviewerAgent(Agent):
             logger.info("ignored a turn that echoed the interviewer")
             return
         kind = classify_utterance(text)
-        self._emit({"type": "user_said", "text": text, "kind": kind})
+        self._emit({"type": "user_said", "text": text, "kind": kind, "t": time.monotonic()})
         if kind in ("empty", "backchannel"):
             return
         if kind == "repeat":
@@ -122,7 +122,9 @@ class InterviewerAgent(Agent):
             self._arm_hold_prompt()
             return
         self._cancel_hold_prompt()
+        t0 = time.monotonic()
         step = await self._runner.answer(self._session_id, text)
+        self._emit({"type": "brain_timing", "ms": round((time.monotonic() - t0) * 1000, 1)})
         self.answers_submitted += 1
         self._pending = step
         if step.finished:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from livekit import rtc
 from livekit.agents import AgentSession, inference, stt, tts, vad
 from livekit.agents.voice.events import AgentStateChangedEvent, UserStateChangedEvent
 from livekit.agents.voice.io import AudioInput, AudioOutput
@@ -84,8 +85,8 @@ class VoiceInterview:
         runner: InterviewRunner,
         session_id: str,
         settings: Settings,
-        audio_in: AudioInput,
-        audio_out: AudioOutput,
+        audio_in: AudioInput | None,
+        audio_out: AudioOutput | None,
         emit: EventSink,
         on_finished: Callable[[Step], None] | None = None,
     ) -> None:
@@ -107,8 +108,10 @@ class VoiceInterview:
             turn_handling=turn_handling(settings, detector=runtime.turn_detector),
             user_away_timeout=None,
         )
-        self.session.input.audio = audio_in
-        self.session.output.audio = audio_out
+        if audio_in is not None:
+            self.session.input.audio = audio_in
+        if audio_out is not None:
+            self.session.output.audio = audio_out
         self.session.on("agent_state_changed", self._on_agent_state)
         self.session.on("user_state_changed", self._on_user_state)
         self._cap_task: asyncio.Task[None] | None = None
@@ -120,9 +123,16 @@ class VoiceInterview:
     def _on_user_state(self, ev: UserStateChangedEvent) -> None:
         self._emit({"type": "user_state", "state": ev.new_state})
 
-    async def start(self) -> None:
-        """Start the session; the interviewer greets and asks its first (or pending) question."""
-        await self.session.start(self.agent, record=False)
+    async def start(self, *, room: rtc.Room | None = None) -> None:
+        """Start the session; the interviewer greets and asks its first (or pending) question.
+
+        Args:
+            room: A connected LiveKit room (production transport); None for in-process I/O.
+        """
+        if room is not None:
+            await self.session.start(self.agent, room=room, record=False)
+        else:
+            await self.session.start(self.agent, record=False)
         self._cap_task = asyncio.create_task(self._hard_cap())
 
     async def _hard_cap(self) -> None:

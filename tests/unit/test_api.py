@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from agent.api.app import create_app
+from agent.interview import open_runner
+from agent.voice.session import VoiceRuntime
+
+pytestmark = pytest.mark.unit
+
+NO_VOICE = VoiceRuntime(stt=None, tts=None, vad=None, turn_detector=None)  # type: ignore[arg-type]  # HTTP-only tests never open audio
+
+
+@pytest.fixture
+def client(settings, brain):  # type: ignore[no-untyped-def]
+    app = create_app(
+        settings, runtime=NO_VOICE, runner_factory=lambda: open_runner(settings, brain=brain)
+    )
+    with TestClient(app) as c:
+        yield c
+
+
+def start(client: TestClient, **kw):  # type: ignore[no-untyped-def]
+    body = {
+        "role": "Backend engineer",
+        "seniority": "mid",
+        "skills": "python",
+        "consent": True,
+        **kw,
+    }
+    return client.post("/api/interviews", json=body)
+
+
+def test_page_and_health(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    page = client.get("/")
+    assert page.status_code == 200 and "not a hiring assessment" in page.text
+    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/static/../pyproject.toml").status_code == 404
+    assert client.get("/static/secret.py").status_code == 404
+    flows = client.get("/api/flows").json()
+    assert any(f["id"] == "backend" for f in flows)
+
+
+def test_start_requires_consent_and_valid_input(client: TestClient) -> None:
+    assert start(client, consent=False).status_code == 400
+    assert start(client, seniority="wizard").status_code == 422
+    assert start(client, flow="no-such-flow").status_code == 400
+    assert start(client, resume_text="x" * 30_000).status_code == 422
+    r = client.post(
+        "/api/interviews", content=b"not json", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    huge = client.post("/api/interviews", content=b"x" * (3 * 1024 * 1024))
+    assert huge.status_code == 413
+
+
+def test_start_status_and_report_flow(client: TestClient) -> None:
+    r = start(client, flow="backend")
+    assert r.status_code == 200
+    sid = r.json()["session_id"]
+    status = client.get(f"/api/interviews/{sid}").json()
+    assert status["finished"] is False and "Priya" in status["pending"]["say"]
+    assert client.get(f"/api/interviews/{sid}/report").status_code == 409
+    assert client.get("/api/interviews/nope").status_code == 404
+    assert client.post(f"/api/interviews/{sid}/livekit-token").status_code == 404
+
+
+def test_websocket_rejects_unknown_interview(client: TestClient) -> None:
+    with client.websocket_connect("/ws/interviews/unknown") as ws:
+        msg = ws.receive_json()
+        assert msg["type"] == "error"

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from agent.voice.local_io import PacedAudioOutput, QueueAudioInput, pcm16_frames
+from agent.voice.turns import classify_utterance, is_echo
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("Could you repeat that?", "repeat"),
+        ("Sorry, can you repeat the question please", "repeat"),
+        ("I didn't catch that.", "repeat"),
+        ("Let me think.", "hold"),
+        ("Hmm, give me a moment.", "hold"),
+        ("Okay, one second", "hold"),
+        ("mm-hm", "backchannel"),
+        ("Okay.", "backchannel"),
+        ("yeah", "backchannel"),
+        (
+            "Let me think about how we scaled the service: we sharded the database by customer id.",
+            "answer",
+        ),
+        ("I'd use a cache with a short TTL.", "answer"),
+        ("Yes, I have led a team of five engineers for two years.", "answer"),
+    ],
+)
+def test_classify_utterance(text: str, kind: str) -> None:
+    assert classify_utterance(text) == kind
+
+
+def test_echo_detection() -> None:
+    said = "Tell me about a time you disagreed with a teammate about a technical decision."
+    assert is_echo("a time you disagreed with a teammate", said)
+    assert not is_echo("We disagreed about Kafka, so I built a prototype and measured it.", said)
+    assert not is_echo("yes", said)  # too short to judge
+    assert not is_echo("tell me about", "")
+
+
+def test_pcm_frames_split_and_pad() -> None:
+    pcm = np.arange(400, dtype=np.int16).tobytes()  # 25 ms at 16 kHz
+    frames = pcm16_frames(pcm, 16000)
+    assert [f.samples_per_channel for f in frames] == [160, 160, 160]
+    assert np.frombuffer(frames[-1].data, dtype=np.int16)[-1] == 0
+
+
+async def test_queue_input_feeds_silence_then_audio() -> None:
+    mic = QueueAudioInput(sample_rate=16000)
+    first = await mic.__anext__()
+    assert not np.frombuffer(first.data, dtype=np.int16).any()
+    mic.push_pcm((np.ones(160, dtype=np.int16) * 1000).tobytes())
+    frame = await mic.__anext__()
+    assert np.frombuffer(frame.data, dtype=np.int16).max() == 1000
+    with pytest.raises(ValueError):
+        mic.push_pcm(b"\x00\x00", sample_rate=8000)
+    mic.close()
+    with pytest.raises(StopAsyncIteration):
+        await mic.__anext__()
+
+
+async def test_paced_output_reports_playout_and_barge_in() -> None:
+    sent = []
+    cleared = []
+
+    async def sink(frame):  # type: ignore[no-untyped-def]
+        sent.append(frame)
+
+    async def on_clear() -> None:
+        cleared.append(True)
+
+    out = PacedAudioOutput(sink=sink, on_clear=on_clear)
+    finished = []
+    out.on("playback_finished", finished.append)
+    for f in pcm16_frames(bytes(3200), 16000):  # 100 ms
+        await out.capture_frame(f)
+    out.flush()
+    assert out.speaking
+    await asyncio.sleep(0.25)
+    assert not out.speaking
+    assert finished and not finished[-1].interrupted
+    assert finished[-1].playback_position == pytest.approx(0.1, abs=0.01)
+
+    for f in pcm16_frames(bytes(32000), 16000):  # 1 s, then barge-in after 0.1 s
+        await out.capture_frame(f)
+    out.flush()
+    await asyncio.sleep(0.1)
+    out.clear_buffer()
+    await asyncio.sleep(0.01)
+    assert finished[-1].interrupted and finished[-1].playback_position < 0.5
+    assert cleared
+    assert len(sent) == 110
