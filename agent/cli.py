@@ -49,6 +49,10 @@ models_app = typer.Typer(
 flows_app = typer.Typer(help="List and validate coach flow files.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(flows_app, name="flows")
+eval_app = typer.Typer(
+    help="Evaluations that end with one 'RESULT {json}' line.", no_args_is_help=True
+)
+app.add_typer(eval_app, name="eval")
 
 out = Console(highlight=False, soft_wrap=True, markup=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
@@ -553,6 +557,39 @@ def report(
         out.print_json(json.dumps(data))
     else:
         _print_summary(data, json_path, html_path)
+
+
+@eval_app.command("stt")
+@_friendly_errors
+def eval_stt(
+    folder: Annotated[Path, typer.Argument(help="Folder of name.wav + name.txt pairs.")],
+    beam_size: Annotated[
+        int | None, typer.Option(help="Whisper beam size (default: live).")
+    ] = None,
+) -> None:
+    """Word error rate and real-time factor of offline speech recognition."""
+    from agent.voice.eval_stt import evaluate_stt
+
+    settings = _settings()
+    if not folder.is_dir():
+        raise ConfigError(f"not a folder: {folder}")
+    result = evaluate_stt(
+        folder,
+        model_dir=settings.models.dir / "whisper-base",
+        beam_size=beam_size or settings.voice.stt_beam_size,
+        cpu_threads=settings.voice.stt_threads,
+        language=settings.voice.language,
+    )
+    for f in result["per_file"]:
+        out.print(f"{f['name']}: WER {f['wer']:.3f}  RTF {f['rtf']:.2f}")
+    for sk in result["skipped"]:
+        err.print(f"skipped {sk['name']}: {sk['reason']}")
+    if not result["n"]:
+        raise ConfigError(f"no name.wav + name.txt pairs found in {folder}")
+    out.print(f"WER {result['wer']:.3f} over {result['n']} file(s), RTF {result['rtf']:.3f}")
+    summary = {k: result[k] for k in ("wer", "rtf", "n", "reference_words", "audio_s")}
+    summary["skipped"] = len(result["skipped"])
+    out.print("RESULT " + json.dumps(summary))
 
 
 @app.command()

@@ -136,13 +136,19 @@ class AudioHarness:
             except TimeoutError:
                 continue
 
-    async def wait_listening(self, *, within: float = 60.0, after: float = 0.0) -> None:
-        """Wait until the interviewer has finished speaking and listens."""
-        await self.wait_for(
-            lambda e: e["type"] == "agent_state" and e["state"] == "listening",
+    async def wait_listening(self, *, within: float = 60.0, after: float = 0.0) -> float:
+        """Wait until the interviewer has spoken (after ``after``) and listens again."""
+        spoke = await self.wait_for(
+            lambda e: e["type"] == "agent_state" and e["state"] == "speaking",
             within=within,
             after=after,
         )
+        done = await self.wait_for(
+            lambda e: e["type"] == "agent_state" and e["state"] == "listening",
+            within=within,
+            after=spoke["at"],
+        )
+        return float(done["at"])
 
     def first_audio_after(self, t: float) -> float | None:
         """Time of the first interviewer audio frame sent after ``t``."""

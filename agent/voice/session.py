@@ -23,6 +23,7 @@ from livekit.agents.voice.turn import TurnHandlingOptions
 from agent.config import Settings
 from agent.interview import InterviewRunner, Step
 from agent.voice.interviewer import EventSink, InterviewerAgent, SpokenReference
+from agent.voice.stt_incremental import IncrementalSTT
 
 logger = logging.getLogger("mockint.agent.voice")
 
@@ -53,6 +54,8 @@ def build_voice_runtime(settings: Settings, *, turn_detector: bool = True) -> Vo
     )
     tts_ = build_tts(models_dir=settings.models.dir, tts=settings.voice.tts)
     vad_ = inference.VAD(min_silence_duration=0.3)
+    if not stt_.capabilities.streaming:
+        stt_ = IncrementalSTT(stt_=stt_, vad=inference.VAD(min_silence_duration=0.3))
     detector = inference.TurnDetector(version="v1-mini") if turn_detector else None
     return VoiceRuntime(stt=stt_, tts=tts_, vad=vad_, turn_detector=detector)
 

@@ -1,0 +1,231 @@
+"""Streaming wrapper that hides offline STT cost: transcribe while the candidate is talking.
+
+livekit's own `StreamAdapter` transcribes a whole utterance when the VAD reports its end, so a
+30-second answer costs seconds of decoding after the candidate stops. `IncrementalSTT` cuts the
+utterance at natural pauses while it is still going on and transcribes the finished pieces in
+the background (one at a time, in order), so at the end of speech only the tail is left to
+decode. Each piece is emitted as a FINAL transcript; livekit joins them into the user's turn.
+Word timings are shifted onto the utterance's clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from typing import Any
+
+from livekit import rtc
+from livekit.agents import stt, utils
+from livekit.agents.types import (
+    DEFAULT_API_CONNECT_OPTIONS,
+    NOT_GIVEN,
+    APIConnectOptions,
+    NotGivenOr,
+)
+from livekit.agents.vad import VAD, VADEventType
+
+logger = logging.getLogger("mockint.agent.voice")
+
+_NO_RETRY = APIConnectOptions(max_retry=0, timeout=DEFAULT_API_CONNECT_OPTIONS.timeout)
+
+
+class IncrementalSTT(stt.STT[Any]):
+    """Wraps a non-streaming STT with VAD-driven, incremental transcription."""
+
+    def __init__(
+        self,
+        *,
+        stt_: stt.STT[Any],
+        vad: VAD,
+        chunk_min_s: float = 2.0,
+        pause_s: float = 0.15,
+        preroll_s: float = 0.4,
+    ) -> None:
+        """Create the wrapper.
+
+        Args:
+            stt_: A non-streaming STT (e.g. Whisper) used for each piece.
+            vad: The VAD that finds speech and pauses.
+            chunk_min_s: Shortest piece worth transcribing on its own.
+            pause_s: A pause at least this long is a safe place to cut.
+            preroll_s: Audio kept from before speech was detected (word onsets).
+        """
+        super().__init__(capabilities=stt.STTCapabilities(streaming=True, interim_results=False))
+        self._stt = stt_
+        self._vad = vad
+        self.chunk_min_s = chunk_min_s
+        self.pause_s = pause_s
+        self.preroll_s = preroll_s
+
+    @property
+    def model(self) -> str:
+        """The wrapped model's name."""
+        return self._stt.model
+
+    @property
+    def provider(self) -> str:
+        """The wrapped provider's name."""
+        return self._stt.provider
+
+    @property
+    def wrapped(self) -> stt.STT[Any]:
+        """The non-streaming STT doing the work."""
+        return self._stt
+
+    def prewarm(self) -> None:
+        """Load the wrapped model early."""
+        self._stt.prewarm()
+
+    async def _recognize_impl(
+        self,
+        buffer: utils.AudioBuffer,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+    ) -> stt.SpeechEvent:
+        return await self._stt.recognize(
+            buffer=buffer, language=language, conn_options=conn_options
+        )
+
+    def stream(
+        self,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+    ) -> stt.RecognizeStream:
+        """A stream that emits FINAL transcripts piece by piece."""
+        del conn_options  # local pieces are never retried
+        return _IncrementalStream(self, language=language)
+
+
+def _duration(frames: list[rtc.AudioFrame]) -> float:
+    return sum(f.samples_per_channel / f.sample_rate for f in frames)
+
+
+def _shift(data: stt.SpeechData, offset: float) -> stt.SpeechData:
+    words = getattr(data, "words", None)
+    if words:
+        shifted = []
+        for w in words:
+            try:
+                shifted.append(
+                    type(w)(
+                        str(w),
+                        start_time=w.start_time + offset,
+                        end_time=w.end_time + offset,
+                        confidence=getattr(w, "confidence", None),
+                    )
+                )
+            except TypeError:
+                shifted.append(w)
+        data.words = shifted
+    data.start_time = data.start_time + offset
+    data.end_time = data.end_time + offset
+    return data
+
+
+class _IncrementalStream(stt.RecognizeStream):
+    def __init__(self, parent: IncrementalSTT, *, language: NotGivenOr[str]) -> None:
+        super().__init__(stt=parent, conn_options=_NO_RETRY)
+        self._parent = parent
+        self._language = language
+
+    async def _metrics_monitor_task(self, event_aiter: Any) -> None:
+        async for _ in event_aiter:
+            pass
+
+    async def _run(self) -> None:
+        p = self._parent
+        vad_stream = p._vad.stream()
+        preroll: collections.deque[rtc.AudioFrame] = collections.deque()
+        seg: list[rtc.AudioFrame] = []
+        in_speech = False
+        cut_index = 0  # frames of `seg` already sent for transcription
+        cut_offset = 0.0  # seconds of `seg` already sent
+        pieces: asyncio.Queue[tuple[list[rtc.AudioFrame], float] | None] = asyncio.Queue()
+
+        async def forward_input() -> None:
+            nonlocal seg
+            async for item in self._input_ch:
+                if isinstance(item, self._FlushSentinel):
+                    vad_stream.flush()
+                    continue
+                vad_stream.push_frame(item)
+                if in_speech:
+                    seg.append(item)
+                else:
+                    preroll.append(item)
+                    while preroll and _duration(list(preroll)) > p.preroll_s:
+                        preroll.popleft()
+            vad_stream.end_input()
+
+        def cut(upto: int) -> None:
+            nonlocal cut_index, cut_offset
+            piece = seg[cut_index:upto]
+            if piece:
+                pieces.put_nowait((piece, cut_offset))
+                cut_offset += _duration(piece)
+                cut_index = upto
+
+        async def watch_vad() -> None:
+            nonlocal in_speech, seg, cut_index, cut_offset
+            async for ev in vad_stream:
+                if ev.type == VADEventType.START_OF_SPEECH:
+                    in_speech = True
+                    seg = list(preroll)
+                    preroll.clear()
+                    cut_index, cut_offset = 0, 0.0
+                    self._event_ch.send_nowait(stt.SpeechEvent(stt.SpeechEventType.START_OF_SPEECH))
+                elif ev.type == VADEventType.INFERENCE_DONE and in_speech:
+                    pending = _duration(seg[cut_index:])
+                    if ev.silence_duration >= p.pause_s and pending >= p.chunk_min_s:
+                        # Cut in the middle of the pause (the VAD lags the input slightly).
+                        back = ev.silence_duration / 2 + 0.05
+                        upto = len(seg)
+                        while upto > cut_index and _duration(seg[upto:]) < back:
+                            upto -= 1
+                        cut(upto)
+                elif ev.type == VADEventType.END_OF_SPEECH and in_speech:
+                    in_speech = False
+                    speech_end = time.time() - ev.silence_duration - ev.inference_duration
+                    self._event_ch.send_nowait(
+                        stt.SpeechEvent(
+                            stt.SpeechEventType.END_OF_SPEECH, speech_end_time=speech_end
+                        )
+                    )
+                    cut(len(seg))
+                    seg = []
+                    cut_index, cut_offset = 0, 0.0
+            pieces.put_nowait(None)
+
+        async def transcribe() -> None:
+            while (item := await pieces.get()) is not None:
+                frames, offset = item
+                try:
+                    ev = await p._stt.recognize(
+                        buffer=utils.merge_frames(frames), language=self._language
+                    )
+                except Exception:
+                    logger.exception("speech recognition failed for a piece of an answer")
+                    continue
+                if not ev.alternatives or not ev.alternatives[0].text.strip():
+                    continue
+                self._event_ch.send_nowait(
+                    stt.SpeechEvent(
+                        type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+                        alternatives=[_shift(ev.alternatives[0], offset)],
+                    )
+                )
+
+        tasks = [
+            asyncio.create_task(forward_input(), name="incremental_stt_input"),
+            asyncio.create_task(watch_vad(), name="incremental_stt_vad"),
+            asyncio.create_task(transcribe(), name="incremental_stt_recognize"),
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            await utils.aio.cancel_and_wait(*tasks)
+            await vad_stream.aclose()
