@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from agent.config import Settings
 from agent.interview import InterviewRunner, Step
 from agent.voice.interviewer import EventSink, InterviewerAgent, SpokenReference
 from agent.voice.stt_incremental import IncrementalSTT
+from agent.voice.turns import is_echo
 
 logger = logging.getLogger("mockint.agent.voice")
 
@@ -95,6 +97,8 @@ class VoiceInterview:
     ) -> None:
         self.session_id = session_id
         self._emit = emit
+        self._agent_state = "initializing"
+        self._spoke_until = 0.0
         self.spoken = SpokenReference()
         self.agent = InterviewerAgent(
             runner=runner,
@@ -104,8 +108,16 @@ class VoiceInterview:
             on_finished=on_finished,
             hold_prompt_after_s=settings.voice.hold_prompt_after_s,
         )
+        session_stt = runtime.stt
+        if isinstance(session_stt, IncrementalSTT):
+            spoken = self.spoken
+            session_stt = session_stt.with_filter(
+                lambda text: (
+                    self._recently_speaking() and is_echo(text, spoken.text, min_overlap=0.7)
+                )
+            )
         self.session: AgentSession[None] = AgentSession(
-            stt=runtime.stt,
+            stt=session_stt,
             tts=runtime.tts,
             vad=runtime.vad,
             turn_handling=turn_handling(settings, detector=runtime.turn_detector),
@@ -121,7 +133,14 @@ class VoiceInterview:
         self._max_s = settings.voice.max_session_minutes * 60
 
     def _on_agent_state(self, ev: AgentStateChangedEvent) -> None:
+        if ev.old_state == "speaking":
+            self._spoke_until = time.monotonic()
+        self._agent_state = ev.new_state
         self._emit({"type": "agent_state", "state": ev.new_state})
+
+    def _recently_speaking(self, tail_s: float = 0.8) -> bool:
+        """Whether the interviewer is speaking or just stopped (echo may still arrive)."""
+        return self._agent_state == "speaking" or time.monotonic() - self._spoke_until < tail_s
 
     def _on_user_state(self, ev: UserStateChangedEvent) -> None:
         self._emit({"type": "user_state", "state": ev.new_state})

@@ -14,6 +14,7 @@ import asyncio
 import collections
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from livekit import rtc
@@ -42,6 +43,7 @@ class IncrementalSTT(stt.STT[Any]):
         chunk_min_s: float = 2.0,
         pause_s: float = 0.15,
         preroll_s: float = 0.4,
+        drop_if: Callable[[str], bool] | None = None,
     ) -> None:
         """Create the wrapper.
 
@@ -51,6 +53,8 @@ class IncrementalSTT(stt.STT[Any]):
             chunk_min_s: Shortest piece worth transcribing on its own.
             pause_s: A pause at least this long is a safe place to cut.
             preroll_s: Audio kept from before speech was detected (word onsets).
+            drop_if: Transcripts for which this returns True are discarded (used to drop the
+                interviewer's own voice picked up by the candidate's microphone).
         """
         super().__init__(capabilities=stt.STTCapabilities(streaming=True, interim_results=False))
         self._stt = stt_
@@ -58,6 +62,18 @@ class IncrementalSTT(stt.STT[Any]):
         self.chunk_min_s = chunk_min_s
         self.pause_s = pause_s
         self.preroll_s = preroll_s
+        self.drop_if = drop_if
+
+    def with_filter(self, drop_if: Callable[[str], bool]) -> IncrementalSTT:
+        """A copy for one session that shares the wrapped model and VAD."""
+        return IncrementalSTT(
+            stt_=self._stt,
+            vad=self._vad,
+            chunk_min_s=self.chunk_min_s,
+            pause_s=self.pause_s,
+            preroll_s=self.preroll_s,
+            drop_if=drop_if,
+        )
 
     @property
     def model(self) -> str:
@@ -211,6 +227,9 @@ class _IncrementalStream(stt.RecognizeStream):
                     logger.exception("speech recognition failed for a piece of an answer")
                     continue
                 if not ev.alternatives or not ev.alternatives[0].text.strip():
+                    continue
+                if p.drop_if is not None and p.drop_if(ev.alternatives[0].text):
+                    logger.info("dropped a transcript that echoed the interviewer")
                     continue
                 self._event_ch.send_nowait(
                     stt.SpeechEvent(

@@ -82,9 +82,11 @@ Whisper's default ladder (0.0-1.0 in six steps) spent up to 20 s on 2 s of noise
 sampled outputs on noise sometimes passed the filters, so the ladder is short and segments
 decoded at a temperature above 0 are filtered more strictly."""
 
-# Segment filters. Measured on this model: real speech (Piper and espeak-ng voices, fillers,
-# one-word answers) had avg_logprob >= -1.0 and no_speech_prob <= 0.2; hallucinations on
-# silence, white/pink noise had avg_logprob <= -1.08 and no_speech_prob >= 0.4.
+# Segment filters (a second line of defence behind the speech gate). Measured on this model
+# at temperature 0: real speech (Piper and espeak-ng voices, fillers, one-word answers) had
+# avg_logprob >= -1.0 and no_speech_prob <= 0.2; hallucinations on silence and white/pink
+# noise had no_speech_prob 0.4-0.62 and either avg_logprob <= -1.08 or a word loop
+# (compression ratio > 2.4).
 _NO_SPEECH_HIGH = 0.6
 _NO_SPEECH_SOME = 0.3
 _LOGPROB_LOW = -1.0
@@ -111,16 +113,13 @@ _HALLUCINATIONS = frozenset(
         "bye",
         "bye bye",
         "you",
-        "yeah",
-        "oh",
-        "so",
-        "okay",
-        "hmm",
         "the end",
-        "subtitles by the amaraorg community",
+        "subtitles by the amara org community",
     }
 )
-"""Whisper's usual output on silence, dropped when the segment's scores also look unsure."""
+"""Whisper's usual output on silence, dropped when the segment's scores also look unsure.
+
+Short real answers and fillers ("yeah", "okay", "hmm") are deliberately not listed."""
 
 _NON_WORD = re.compile(r"[^a-z0-9' ]+")
 

@@ -13,8 +13,10 @@ of an utterance), so:
   fails is a livekit ``APIConnectionError`` raised.
 
 pyttsx3 can only render to a file, so each request uses a private temporary WAV (``mkstemp``,
-mode 0600) that is read and deleted at once, also when the request times out or fails. The
-fallback passes the text on stdin (not the command line, where other users could see it).
+mode 0600) that the worker thread itself creates, reads and deletes in one job, so it is gone
+at once even when the caller timed out or was cancelled meanwhile (a permanently hung engine
+can leave at most an empty file). The fallback passes the text on stdin (not the command
+line, where other users could see it) and reads the audio from a pipe.
 """
 
 from __future__ import annotations
@@ -115,11 +117,6 @@ def make_pyttsx3_engine(*, voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE)
     return engine  # type: ignore[no-any-return]  # pyttsx3 is untyped
 
 
-def _delete(path: Path) -> None:
-    """Remove a temporary WAV (a local unlink; fine to call from the event loop)."""
-    path.unlink(missing_ok=True)
-
-
 class _EngineWorker:
     """A daemon thread that owns one engine and renders one request at a time.
 
@@ -127,42 +124,46 @@ class _EngineWorker:
     so that a hung engine never blocks shutdown.
     """
 
-    def __init__(self, factory: EngineFactory) -> None:
+    def __init__(self, factory: EngineFactory, temp_dir: Path | None) -> None:
         self._factory = factory
-        self._jobs: queue.SimpleQueue[tuple[str, str, Future[None]] | None] = queue.SimpleQueue()
+        self._temp_dir = temp_dir
+        self._jobs: queue.SimpleQueue[tuple[str, Future[bytes]] | None] = queue.SimpleQueue()
         self._engine: EngineLike | None = None
-        self._abandoned = False
         self._thread = threading.Thread(target=self._loop, name="pyttsx3-worker", daemon=True)
         self._thread.start()
 
-    def submit(self, text: str, wav_path: str) -> Future[None]:
-        """Queue rendering ``text`` into ``wav_path``."""
-        fut: Future[None] = Future()
-        self._jobs.put((text, wav_path, fut))
+    def submit(self, text: str) -> Future[bytes]:
+        """Queue rendering ``text``; the future resolves to the WAV file's bytes."""
+        fut: Future[bytes] = Future()
+        self._jobs.put((text, fut))
         return fut
 
     def _loop(self) -> None:
         while (job := self._jobs.get()) is not None:
-            text, wav_path, fut = job
+            text, fut = job
             if not fut.set_running_or_notify_cancel():
                 continue
             try:
-                if self._engine is None:
-                    self._engine = self._factory()
-                self._engine.save_to_file(text, wav_path)
-                self._engine.runAndWait()
+                fut.set_result(self._render(text))
             except Exception as exc:
                 self._engine = None  # rebuilt for the next request
                 fut.set_exception(exc)
-            else:
-                fut.set_result(None)
-            finally:
-                if self._abandoned:  # the caller gave up: it cannot clean up after us
-                    Path(wav_path).unlink(missing_ok=True)
+
+    def _render(self, text: str) -> bytes:
+        fd, name = tempfile.mkstemp(prefix="mockint-tts-", suffix=".wav", dir=self._temp_dir)
+        os.close(fd)
+        wav_path = Path(name)
+        try:
+            if self._engine is None:
+                self._engine = self._factory()
+            self._engine.save_to_file(text, name)
+            self._engine.runAndWait()
+            return wav_path.read_bytes()
+        finally:
+            wav_path.unlink(missing_ok=True)
 
     def abandon(self) -> None:
         """Ask the thread to end after its current job and try to unblock a hung engine."""
-        self._abandoned = True
         self._jobs.put(None)
         engine = self._engine
         if engine is None:
@@ -332,16 +333,9 @@ class Pyttsx3TTS(tts.TTS[Any]):
 
     async def _render_pyttsx3(self, text: str, budget_s: float) -> bytes:
         if self._worker is None:
-            self._worker = _EngineWorker(self._factory)
-        fd, name = tempfile.mkstemp(prefix="mockint-tts-", suffix=".wav", dir=self._temp_dir)
-        os.close(fd)
-        wav_path = Path(name)
-        try:
-            fut = self._worker.submit(text, name)
-            await asyncio.wait_for(asyncio.wrap_future(fut), budget_s)
-            data = await asyncio.to_thread(wav_path.read_bytes)
-        finally:
-            _delete(wav_path)
+            self._worker = _EngineWorker(self._factory, self._temp_dir)
+        fut = self._worker.submit(text)
+        data = await asyncio.wait_for(asyncio.wrap_future(fut), budget_s)
         return await asyncio.to_thread(wav_to_pcm16, data)
 
     def _abandon_worker(self) -> None:
