@@ -4,7 +4,8 @@ A completed user turn resumes the LangGraph interview (through `InterviewRunner`
 graph's next line is spoken with `session.say`. No LLM runs inside livekit: every turn ends in
 `StopResponse`. Turn-level rules come first: "could you repeat that?" repeats the question,
 "let me think" makes the interviewer wait quietly and keeps listening, backchannels are ignored,
-and the interviewer's own voice picked up by the microphone is never taken as an answer.
+and the interviewer's own voice picked up by the microphone is dropped before it gets here
+(see `VoiceInterview`'s STT filter).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from livekit.agents import Agent, llm
 from livekit.agents.llm import StopResponse
 
 from agent.interview import InterviewRunner, Step
-from agent.voice.turns import classify_utterance, is_echo
+from agent.voice.turns import classify_utterance
 
 logger = logging.getLogger("mockint.agent.voice")
 
@@ -106,9 +107,6 @@ class InterviewerAgent(Agent):
 
     async def _handle_turn(self, text: str) -> None:
         if self.finished or self._pending is None:
-            return
-        if self.spoken.active() and is_echo(text, self.spoken.text):
-            logger.info("ignored a turn that echoed the interviewer")
             return
         kind = classify_utterance(text)
         self._emit({"type": "user_said", "text": text, "kind": kind, "t": time.monotonic()})
