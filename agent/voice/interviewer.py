@@ -20,7 +20,7 @@ from livekit.agents import Agent, llm
 from livekit.agents.llm import StopResponse
 
 from agent.interview import InterviewRunner, Step
-from agent.voice.turns import classify_utterance
+from agent.voice.turns import classify_utterance, looks_unfinished
 
 logger = logging.getLogger("mockint.agent.voice")
 
@@ -60,6 +60,7 @@ class InterviewerAgent(Agent):
         spoken: SpokenReference | None = None,
         on_finished: Callable[[Step], None] | None = None,
         hold_prompt_after_s: float = 25.0,
+        continue_wait_s: float = 2.5,
     ) -> None:
         super().__init__(instructions="Offline interviewer: lines come from the interview graph.")
         self._runner = runner
@@ -73,6 +74,10 @@ class InterviewerAgent(Agent):
         self._hold_task: asyncio.Task[None] | None = None
         self.answers_submitted = 0
         self.finished = False
+        self._partial: list[str] = []
+        self._partial_task: asyncio.Task[None] | None = None
+        self._user_speaking = False
+        self.continue_wait_s = continue_wait_s
 
     @property
     def pending(self) -> Step | None:
@@ -120,6 +125,44 @@ class InterviewerAgent(Agent):
             self._arm_hold_prompt()
             return
         self._cancel_hold_prompt()
+        self._cancel_partial()
+        text = " ".join([*self._partial, text])
+        if looks_unfinished(text):
+            # A thinking pause mid-sentence: keep listening instead of answering.
+            self._partial = [text]
+            if not self._user_speaking:
+                self._partial_task = asyncio.create_task(self._submit_partial_later())
+            return
+        self._partial = []
+        await self._submit(text)
+
+    def user_resumed(self) -> None:
+        """The candidate started speaking again: a held partial answer keeps waiting."""
+        self._user_speaking = True
+        self._cancel_partial()
+
+    def user_paused(self) -> None:
+        """The candidate stopped speaking: re-arm the wait for a held partial answer."""
+        self._user_speaking = False
+        if self._partial and self._partial_task is None and not self.finished:
+            self._partial_task = asyncio.create_task(self._submit_partial_later())
+
+    def _cancel_partial(self) -> None:
+        if self._partial_task is not None:
+            self._partial_task.cancel()
+            self._partial_task = None
+
+    async def _submit_partial_later(self) -> None:
+        await asyncio.sleep(self.continue_wait_s)
+        async with self._lock:
+            if self._partial and not self.finished and not self._user_speaking:
+                text = " ".join(self._partial)
+                self._partial = []
+                self._partial_task = None
+                await self._submit(text)
+
+    async def _submit(self, text: str) -> None:
+        self._emit({"type": "answer_submitted", "text": text})
         t0 = time.monotonic()
         step = await self._runner.answer(self._session_id, text)
         self._emit({"type": "brain_timing", "ms": round((time.monotonic() - t0) * 1000, 1)})

@@ -107,6 +107,9 @@ class VoiceInterview:
             spoken=self.spoken,
             on_finished=on_finished,
             hold_prompt_after_s=settings.voice.hold_prompt_after_s,
+            continue_wait_s=max(
+                0.5, settings.voice.answer_pause_s - settings.voice.min_endpointing_s
+            ),
         )
         session_stt = runtime.stt
         if isinstance(session_stt, IncrementalSTT):
@@ -143,6 +146,10 @@ class VoiceInterview:
         return self._agent_state == "speaking" or time.monotonic() - self._spoke_until < tail_s
 
     def _on_user_state(self, ev: UserStateChangedEvent) -> None:
+        if ev.new_state == "speaking":
+            self.agent.user_resumed()
+        elif ev.new_state == "listening":
+            self.agent.user_paused()
         self._emit({"type": "user_state", "state": ev.new_state})
 
     async def start(self, *, room: rtc.Room | None = None) -> None:

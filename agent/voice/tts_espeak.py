@@ -327,7 +327,7 @@ class Pyttsx3TTS(tts.TTS[Any]):
                 except Exception as exc:
                     logger.warning(
                         "pyttsx3 failed; using espeak-ng directly",
-                        extra={"error": type(exc).__name__},
+                        extra={"error": type(exc).__name__, "detail": str(exc)[:200]},
                     )
         return await self._render_cli(text, timeout)
 

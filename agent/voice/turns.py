@@ -50,6 +50,32 @@ def classify_utterance(text: str) -> UtteranceKind:
     return "answer"
 
 
+_CONTINUATION = frozenset(
+    """a an the and or but so because to of for with in on at by from that which who whose
+    my our their your his her its is was were are be been being am um uh er erm like then if
+    when while as into than very really some more most this these those i we you they he she
+    would could should will can just also not about around between through over under after
+    before during without such where how what why whether either neither both each every
+    any no nor yet since until unless although though whereas""".split()
+)
+
+
+def looks_unfinished(text: str) -> bool:
+    """Whether a transcript stops mid-sentence (a thinking pause, not the end of the answer).
+
+    Speech recognisers often add a full stop at any pause, so the last word decides: an answer
+    ending on a conjunction, preposition, article or filler ("for about…", "and um…") has more
+    to come.
+    """
+    stripped = text.rstrip()
+    if not stripped:
+        return False
+    if stripped.endswith((",", "...", "…", "-", "—")):
+        return True
+    w = words(stripped)
+    return bool(w) and w[-1] in _CONTINUATION
+
+
 def is_echo(transcript: str, spoken: str, *, min_overlap: float = 0.6) -> bool:
     """Whether a transcript is mostly the interviewer's own words picked up by the microphone.
 

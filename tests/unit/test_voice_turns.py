@@ -97,3 +97,21 @@ async def test_paced_output_reports_playout_and_barge_in() -> None:
     assert finished[-1].interrupted and finished[-1].playback_position < 0.5
     assert cleared
     assert len(sent) == 110
+
+
+@pytest.mark.parametrize(
+    ("text", "unfinished"),
+    [
+        ("I have worked as a backend engineer for about.", True),
+        ("We decided to use Redis and", True),
+        ("So the first thing, um", True),
+        ("The main reason was,", True),
+        ("I added an index and the query got ten times faster.", False),
+        ("It took five years.", False),
+        ("", False),
+    ],
+)
+def test_looks_unfinished(text: str, unfinished: bool) -> None:
+    from agent.voice.turns import looks_unfinished
+
+    assert looks_unfinished(text) is unfinished

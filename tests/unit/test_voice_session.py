@@ -1,0 +1,132 @@
+"""Real audio through the real voice pipeline (VAD, turn detection, Whisper, graph, Piper)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from agent.brain.types import CandidateProfile
+from agent.config import Settings
+from agent.interview import open_runner
+from agent.voice.harness import AudioHarness, silence, to_pcm16
+from agent.voice.session import build_voice_runtime
+from agent.voice.tts_piper import PiperTTS
+
+pytestmark = [pytest.mark.unit, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def runtime():  # type: ignore[no-untyped-def]
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    rt = build_voice_runtime(settings)
+    rt.stt.prewarm()
+    return rt
+
+
+@pytest.fixture(scope="module")
+def voice() -> PiperTTS:
+    return PiperTTS.from_dir(Settings(_env_file=None).models.dir / "piper-joe")  # type: ignore[call-arg]
+
+
+async def say(tts: PiperTTS, text: str) -> bytes:
+    frames = [ev.frame async for ev in tts.synthesize(text)]
+    pcm = b"".join(bytes(f.data.cast("B")) for f in frames)
+    return to_pcm16(np.frombuffer(pcm, dtype=np.int16), frames[0].sample_rate)
+
+
+async def harness(runtime, settings, brain, mini_flow, runner, speed: float = 8.0) -> AudioHarness:  # type: ignore[no-untyped-def]
+    await runner.start(session_id="v", flow=mini_flow, profile=CandidateProfile())
+    h = AudioHarness(
+        runtime=runtime, runner=runner, settings=settings, session_id="v", playout_speed=speed
+    )
+    await h.start()
+    return h
+
+
+def user_turns(h: AudioHarness, after: float = 0.0) -> list[str]:
+    return [e["text"] for e in h.captured.events if e["type"] == "user_said" and e["at"] >= after]
+
+
+async def test_spoken_answer_reaches_the_graph_and_gets_a_spoken_reply(
+    runtime, voice, settings, brain, mini_flow
+) -> None:  # type: ignore[no-untyped-def]
+    async with open_runner(settings, brain=brain, durable=False, use_db=False) as runner:
+        h = await harness(runtime, settings, brain, mini_flow, runner)
+        try:
+            await h.wait_listening(within=90)
+            greeting_audio = len(h.captured.audio_frames)
+            assert greeting_audio > 0, "the greeting was spoken"
+            pcm = await say(
+                voice,
+                "I am a backend engineer with five years of Python experience at a payments company.",
+            )
+            t_end = await h.speak(pcm + silence(0.1))
+            said = await h.wait_for(lambda e: e["type"] == "agent_said", within=45, after=t_end)
+            heard = " ".join(user_turns(h)).lower()
+            for word in ("engineer", "python", "experience", "years"):
+                assert word in heard, heard
+            assert "slow API endpoint" in said["text"]  # the graph moved to the next question
+            await h.wait_listening(within=60, after=said["at"] - 0.001)
+            assert h.first_audio_after(said["at"]) is not None  # and it was spoken
+            state = await runner.current("v")
+            assert state.turn == 1
+        finally:
+            await h.aclose()
+
+
+async def test_two_second_thinking_pause_does_not_end_the_turn(
+    runtime, voice, settings, brain, mini_flow
+) -> None:  # type: ignore[no-untyped-def]
+    async with open_runner(settings, brain=brain, durable=False, use_db=False) as runner:
+        h = await harness(runtime, settings, brain, mini_flow, runner)
+        try:
+            await h.wait_listening(within=90)
+            first = await say(voice, "I have worked as a backend engineer for about")
+            second = await say(voice, "five years, mostly building payment systems in Python.")
+            t0 = await h.speak(first + silence(2.0))
+            await h.speak(second + silence(0.1))
+            await h.wait_for(lambda e: e["type"] == "agent_said", within=45, after=t0)
+            answers = [e["text"] for e in h.captured.events if e["type"] == "answer_submitted"]
+            assert len(answers) == 1, answers
+            assert "payment" in answers[0].lower() and "engineer" in answers[0].lower()
+        finally:
+            await h.aclose()
+
+
+async def test_barge_in_stops_playback_and_repeat_request_repeats(
+    runtime, voice, settings, brain, mini_flow
+) -> None:  # type: ignore[no-untyped-def]
+    async with open_runner(settings, brain=brain, durable=False, use_db=False) as runner:
+        h = await harness(
+            runtime, settings, brain, mini_flow, runner, speed=1.0
+        )  # real-time greeting
+        try:
+            await h.wait_for(
+                lambda e: e["type"] == "agent_state" and e["state"] == "speaking", within=60
+            )
+            await asyncio.sleep(2.0)
+            pcm = await say(voice, "Sorry, could you repeat the question please?")
+            t_end = await h.speak(pcm + silence(0.1))
+            said = await h.wait_for(lambda e: e["type"] == "agent_said", within=45, after=t_end - 3)
+            assert h.captured.cleared_at, "the interviewer's playback was cut"
+            assert said["text"].startswith("Of course.")
+            assert "Tell me a bit about yourself" in said["text"]
+            assert (await runner.current("v")).turn == 0  # nothing was taken as an answer
+        finally:
+            await h.aclose()
+
+
+async def test_let_me_think_waits_quietly(runtime, voice, settings, brain, mini_flow) -> None:  # type: ignore[no-untyped-def]
+    async with open_runner(settings, brain=brain, durable=False, use_db=False) as runner:
+        h = await harness(runtime, settings, brain, mini_flow, runner)
+        try:
+            await h.wait_listening(within=90)
+            t_end = await h.speak(await say(voice, "Hmm, let me think.") + silence(0.1))
+            said = await h.wait_for(lambda e: e["type"] == "agent_said", within=30, after=t_end)
+            assert said["text"] == "Sure, take your time."
+            assert (await runner.current("v")).turn == 0
+            assert h.voice.agent.answers_submitted == 0
+        finally:
+            await h.aclose()
