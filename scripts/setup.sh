@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 UV_VERSION="0.13.9"
-APT_PACKAGES=(espeak-ng)
+APT_PACKAGES=(espeak-ng chromium)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
