@@ -1,5 +1,5 @@
-# The two commands: `make run` (set up + a local interview) and `make test` (set up + tests).
-.PHONY: setup run test lint format unit bench clean
+# The two commands: `make run` (set up + the local app) and `make test` (set up + tests).
+.PHONY: setup run practice test lint format bench clean
 
 ROLE ?= Backend engineer
 SENIORITY ?= mid
@@ -10,7 +10,13 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
+	.venv/bin/interviewer serve
+
+practice: setup
 	.venv/bin/interviewer practice --text --role "$(ROLE)" --seniority $(SENIORITY) --skills "$(SKILLS)"
+
+bench: setup
+	.venv/bin/python benchmarks/voice_latency.py
 
 lint:
 	.venv/bin/ruff check .
