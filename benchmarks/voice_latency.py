@@ -93,7 +93,7 @@ async def run(turns: int, pause_trials: int) -> dict[str, object]:
                     )
                 except TimeoutError:
                     break
-                heard = [e for e in h.captured.events if e["type"] == "user_said"]
+                heard = [e for e in h.captured.events if e["type"] == "answer_submitted"]
                 brain = [e for e in h.captured.events if e["type"] == "brain_timing"]
                 await h.wait_listening(within=120, after=said["at"] - 0.001)
                 first = h.first_audio_after(said["at"])
@@ -133,7 +133,9 @@ async def run(turns: int, pause_trials: int) -> dict[str, object]:
                 await h.speak(second_half + silence(0.05))
                 await asyncio.sleep(settings.voice.answer_pause_s + 2)
                 turns_seen = [
-                    e for e in h.captured.events if e["type"] == "user_said" and e["at"] >= t0
+                    e
+                    for e in h.captured.events
+                    if e["type"] == "answer_submitted" and e["at"] >= t0
                 ]
                 cutoffs[str(pause)].append(int(len(turns_seen) > 1))
                 await h.aclose()
