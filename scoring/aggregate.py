@@ -57,7 +57,12 @@ def summarise_interview(questions: Sequence[ScoredQuestion]) -> InterviewSummary
     """Summarise a finished interview."""
     overall = overall_score(questions)
     answered = [q for q in questions if "empty" not in q.features.flags]
-    core = [q for q in answered if q.question_type not in _LIGHT_TYPES]
+    _no_answer = {"non_answer", "evasive", "gibberish", "off_language"}
+    core = [
+        q
+        for q in answered
+        if q.question_type not in _LIGHT_TYPES and not q.features.flags & _no_answer
+    ]
     strengths: list[str] = []
     improvements: list[str] = []
     because: list[str] = [f"Overall {overall:.0f}/100 from {len(questions)} question(s)."]
@@ -106,11 +111,19 @@ def summarise_interview(questions: Sequence[ScoredQuestion]) -> InterviewSummary
     if covs and sum(covs) / len(covs) >= 0.7:
         strengths.append("Covered most of what interviewers look for in each answer.")
 
-    non = [q for q in questions if q.features.flags & {"empty", "non_answer", "evasive"}]
+    non = [
+        q
+        for q in questions
+        if q.features.flags & {"empty", "non_answer", "evasive", "gibberish", "off_language"}
+    ]
     if non:
         improvements.append(
             f"{len(non)} question(s) got no real answer. When you don't know, say how you would "
             "reason about it or find out; that still shows how you think."
+        )
+    if any("off_language" in q.features.flags for q in questions):
+        improvements.append(
+            "Answer in the interview's language (English here) so the answers can be assessed."
         )
     missing_result = [
         q for q in star_qs if q.features.star and "result" in q.features.star.missing()
@@ -174,10 +187,16 @@ def summarise_interview(questions: Sequence[ScoredQuestion]) -> InterviewSummary
     best_line = f"Your best answer was to “{_short(best.question)}” ({best.score:.0f}/100)"
     sentences.append(best_line + (f", where you said “{quote}”." if quote else "."))
     if worst is not best:
-        gap = next((b for b in ("non_answer", "off_topic") if b in worst.features.flags), None)
-        reason = {"non_answer": "it was not answered", "off_topic": "it drifted off topic"}.get(
-            gap or "", "it left out key points"
-        )
+        reasons = {
+            "empty": "it was not answered",
+            "non_answer": "it was not answered",
+            "gibberish": "the answer could not be understood",
+            "off_language": "it was not answered in English",
+            "evasive": "it was declined",
+            "off_topic": "it drifted off topic",
+        }
+        gap = next((b for b in reasons if b in worst.features.flags), None)
+        reason = reasons.get(gap or "", "it left out key points")
         sentences.append(
             f"The weakest was “{_short(worst.question)}” ({worst.score:.0f}/100): {reason}."
         )

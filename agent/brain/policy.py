@@ -54,6 +54,8 @@ class InterviewView:
     level_down_score: float = 45.0
     speaking_wpm: float = 140.0
     asked_qids: frozenset[str] = field(default_factory=frozenset)
+    said: tuple[str, ...] = ()
+    """Everything the interviewer has said so far."""
 
 
 class Phrases:
@@ -142,9 +144,16 @@ def choose_follow_up(
             return (target, rule.ask)
 
     candidates: list[tuple[str, list[str]]] = []
-    if q.type in _STAR_TYPES and comb.star is not None:
+    covered_share = (
+        sum(k.covered for k in comb.key_points) / len(comb.key_points) if comb.key_points else 0.0
+    )
+    if q.type in _STAR_TYPES and comb.star is not None and covered_share < 0.67:
         missing = comb.star.missing()
-        for part in ("action", "result", "situation", "task"):
+        # Action and result matter most; ask for context only when the story lacks most parts.
+        parts = (
+            ("action", "result", "situation", "task") if len(missing) >= 3 else ("action", "result")
+        )
+        for part in parts:
             if part in missing:
                 candidates.append((f"star:{part}", phrases.variants(f"follow_up.{part}")))
     for i, kp in enumerate(comb.key_points):
@@ -155,7 +164,12 @@ def choose_follow_up(
     if q.type not in _LIGHT_TYPES:
         if not comb.has_example:
             candidates.append(("example", phrases.variants("follow_up.example")))
-        if q.type in _STAR_TYPES and comb.has_outcome and not comb.has_numbers:
+        if (
+            q.type in _STAR_TYPES
+            and comb.has_outcome
+            and not comb.has_numbers
+            and "star:result" not in done
+        ):
             candidates.append(("numbers", phrases.variants("follow_up.numbers")))
     for target, options in candidates:
         if target in done:
@@ -209,7 +223,8 @@ def decide(
 ) -> Decision:
     """Decide what to say after the latest answer."""
     n = view.turns_so_far
-    prefix = phrases.pick("injection_notice", n) + " " if injection else ""
+    notice = phrases.pick("injection_notice", n)
+    prefix = notice + " " if injection and not any(notice in x for x in view.said) else ""
     remaining_s = view.duration_s - view.elapsed_s
     follow_ups_done = len(thread.targets_asked)
     room_for_follow_up = (
@@ -233,6 +248,8 @@ def decide(
     level = _level_after(view, thread)
     if thread.last.flags & _NON_ANSWER and "rephrase" in thread.targets_asked:
         ack = phrases.pick("move_on_after_non_answer", n)
+    elif thread.last.flags & (_NON_ANSWER | {"off_language", "evasive"}):
+        ack = phrases.pick("ack_weak", n)
     elif thread.score >= 75:
         ack = phrases.pick("ack_strong", n)
     elif thread.score >= 45:

@@ -190,6 +190,7 @@ async def route_node(
         level_up_score=sc.level_up_score,
         level_down_score=sc.level_down_score,
         speaking_wpm=sc.speaking_wpm,
+        said=tuple(t["say"] for t in turns),
     )
     injection = "injection" in last["features"]["flags"]
     decision = await runtime.context.brain.decide(
