@@ -61,6 +61,8 @@ class InterviewerAgent(Agent):
         on_finished: Callable[[Step], None] | None = None,
         hold_prompt_after_s: float = 25.0,
         continue_wait_s: float = 2.5,
+        transcribing: Callable[[], bool] | None = None,
+        max_transcript_wait_s: float = 20.0,
     ) -> None:
         super().__init__(instructions="Offline interviewer: lines come from the interview graph.")
         self._runner = runner
@@ -78,6 +80,12 @@ class InterviewerAgent(Agent):
         self._partial_task: asyncio.Task[None] | None = None
         self._user_speaking = False
         self.continue_wait_s = continue_wait_s
+        self._transcribing = transcribing or (lambda: False)
+        self._max_transcript_wait_s = max_transcript_wait_s
+
+    def set_transcribing_probe(self, probe: Callable[[], bool]) -> None:
+        """Tell the agent how to ask whether heard speech is still being transcribed."""
+        self._transcribing = probe
 
     @property
     def pending(self) -> Step | None:
@@ -154,6 +162,13 @@ class InterviewerAgent(Agent):
 
     async def _submit_partial_later(self) -> None:
         await asyncio.sleep(self.continue_wait_s)
+        if self._transcribing():
+            # Speech the candidate already said is still being recognised (a slow machine):
+            # its words belong to this answer, so wait for them to arrive as a turn.
+            deadline = time.monotonic() + self._max_transcript_wait_s
+            while self._transcribing() and time.monotonic() < deadline:  # noqa: ASYNC110  # a polled counter
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(self.continue_wait_s)
         async with self._lock:
             if self._partial and not self.finished and not self._user_speaking:
                 text = " ".join(self._partial)

@@ -119,6 +119,8 @@ class VoiceInterview:
                     self._recently_speaking() and is_echo(text, spoken.text, min_overlap=0.7)
                 )
             )
+            incremental = session_stt
+            self.agent.set_transcribing_probe(lambda: incremental.transcribing)
         self.session: AgentSession[None] = AgentSession(
             stt=session_stt,
             tts=runtime.tts,

@@ -63,6 +63,12 @@ class IncrementalSTT(stt.STT[Any]):
         self.pause_s = pause_s
         self.preroll_s = preroll_s
         self.drop_if = drop_if
+        self._backlog = 0  # utterances in progress + pieces not yet transcribed, all streams
+
+    @property
+    def transcribing(self) -> bool:
+        """Whether speech already heard is still on its way to a transcript."""
+        return self._backlog > 0
 
     def with_filter(self, drop_if: Callable[[str], bool]) -> IncrementalSTT:
         """A copy for one session that shares the wrapped model and VAD."""
@@ -177,10 +183,18 @@ class _IncrementalStream(stt.RecognizeStream):
                         preroll.popleft()
             vad_stream.end_input()
 
+        backlog = 0  # this stream's share of the parent's backlog
+
+        def track(delta: int) -> None:
+            nonlocal backlog
+            backlog += delta
+            p._backlog += delta
+
         def cut(upto: int) -> None:
             nonlocal cut_index, cut_offset
             piece = seg[cut_index:upto]
             if piece:
+                track(1)
                 pieces.put_nowait((piece, cut_offset))
                 cut_offset += _duration(piece)
                 cut_index = upto
@@ -190,6 +204,7 @@ class _IncrementalStream(stt.RecognizeStream):
             async for ev in vad_stream:
                 if ev.type == VADEventType.START_OF_SPEECH:
                     in_speech = True
+                    track(1)
                     seg = list(preroll)
                     preroll.clear()
                     cut_index, cut_offset = 0, 0.0
@@ -205,6 +220,7 @@ class _IncrementalStream(stt.RecognizeStream):
                         cut(upto)
                 elif ev.type == VADEventType.END_OF_SPEECH and in_speech:
                     in_speech = False
+                    track(-1)
                     speech_end = time.time() - ev.silence_duration - ev.inference_duration
                     self._event_ch.send_nowait(
                         stt.SpeechEvent(
@@ -218,25 +234,30 @@ class _IncrementalStream(stt.RecognizeStream):
 
         async def transcribe() -> None:
             while (item := await pieces.get()) is not None:
-                frames, offset = item
                 try:
-                    ev = await p._stt.recognize(
-                        buffer=utils.merge_frames(frames), language=self._language
-                    )
-                except Exception:
-                    logger.exception("speech recognition failed for a piece of an answer")
-                    continue
-                if not ev.alternatives or not ev.alternatives[0].text.strip():
-                    continue
-                if p.drop_if is not None and p.drop_if(ev.alternatives[0].text):
-                    logger.info("dropped a transcript that echoed the interviewer")
-                    continue
-                self._event_ch.send_nowait(
-                    stt.SpeechEvent(
-                        type=stt.SpeechEventType.FINAL_TRANSCRIPT,
-                        alternatives=[_shift(ev.alternatives[0], offset)],
-                    )
+                    await transcribe_piece(*item)
+                finally:
+                    track(-1)
+
+        async def transcribe_piece(frames: list[rtc.AudioFrame], offset: float) -> None:
+            try:
+                ev = await p._stt.recognize(
+                    buffer=utils.merge_frames(frames), language=self._language
                 )
+            except Exception:
+                logger.exception("speech recognition failed for a piece of an answer")
+                return
+            if not ev.alternatives or not ev.alternatives[0].text.strip():
+                return
+            if p.drop_if is not None and p.drop_if(ev.alternatives[0].text):
+                logger.info("dropped a transcript that echoed the interviewer")
+                return
+            self._event_ch.send_nowait(
+                stt.SpeechEvent(
+                    type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+                    alternatives=[_shift(ev.alternatives[0], offset)],
+                )
+            )
 
         tasks = [
             asyncio.create_task(forward_input(), name="incremental_stt_input"),
@@ -248,3 +269,4 @@ class _IncrementalStream(stt.RecognizeStream):
         finally:
             await utils.aio.cancel_and_wait(*tasks)
             await vad_stream.aclose()
+            track(-backlog)

@@ -350,6 +350,43 @@ def _keep_segment(
     return not (unsure and norm in _HALLUCINATIONS)
 
 
+_PROMPT_WORDS = tuple(_normalised(w) for w in DISFLUENCY_PROMPT.split())
+PROMPT_ECHO_MIN_WORDS = 5
+"""A run of this many words copied in order from the initial prompt is Whisper echoing it."""
+PROMPT_ECHO_KEEP = 3
+
+
+def drop_prompt_echo(words: list[Word]) -> list[Word]:
+    """Remove runs of words that repeat the initial prompt verbatim.
+
+    Whisper sometimes continues its prompt instead of transcribing; a real answer practically
+    never reproduces five or more of the prompt's words in the same order. The run's first few
+    words stay, since a candidate may really have said them.
+    """
+    tokens = [_normalised(w.text) for w in words]
+    drop = [False] * len(words)
+    i = 0
+    while i < len(tokens):
+        best = 0
+        for j in range(len(_PROMPT_WORDS)):
+            n = 0
+            while (
+                i + n < len(tokens)
+                and j + n < len(_PROMPT_WORDS)
+                and tokens[i + n] == _PROMPT_WORDS[j + n]
+            ):
+                n += 1
+            best = max(best, n)
+        if best >= PROMPT_ECHO_MIN_WORDS:
+            # Keep a short opening ("um, let me think"): people do say that much.
+            for k in range(i + PROMPT_ECHO_KEEP, i + best):
+                drop[k] = True
+            i += best
+        else:
+            i += 1
+    return [w for w, d in zip(words, drop, strict=True) if not d]
+
+
 def _whisper_language(language: str) -> str:
     """Whisper wants a bare ISO 639-1 code ("en"), livekit may pass "en-US"."""
     return LanguageCode(language).language or "en"
@@ -425,7 +462,11 @@ def transcribe_pcm(
             end = min(max(float(w.end), start), duration)
             last_start = start
             words.append(Word(text=token, start=start, end=end, prob=float(w.probability)))
-    if not texts:
+    kept = drop_prompt_echo(words)
+    if len(kept) != len(words):
+        words = kept
+        texts = [" ".join(w.text for w in kept)]
+    if not texts or not "".join(texts).strip():
         return empty
     confidence = min(max(weighted_prob / weight, 0.0), 1.0) if weight else 0.0
     return Transcript(

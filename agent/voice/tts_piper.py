@@ -114,6 +114,7 @@ class PiperTTS(tts.TTS[Any]):
         *,
         max_chars: int = MAX_CHARS,
         length_scale: float | None = None,
+        deterministic: bool = False,
     ) -> None:
         """Create the plugin; reads the config but does not load the ONNX model yet.
 
@@ -122,6 +123,8 @@ class PiperTTS(tts.TTS[Any]):
             config_path: Its ``.onnx.json`` (default: next to the model).
             max_chars: Longest text per request (longer text is cut, with a warning).
             length_scale: Speaking rate (<1 faster, >1 slower); None keeps the voice's own.
+            deterministic: Switch off Piper's sampling noise so the same text always gives the
+                same audio (flatter prosody; for tests and scripted candidates).
 
         Raises:
             ModelLoadError: If the model or config is missing or unreadable.
@@ -140,6 +143,7 @@ class PiperTTS(tts.TTS[Any]):
         self._config_path = config
         self._max_chars = max_chars
         self._length_scale = length_scale
+        self._noise = 0.0 if deterministic else None
         self._voice: PiperVoice | None = None
         self._load_lock = threading.Lock()
         self._prewarm_thread: threading.Thread | None = None
@@ -150,7 +154,8 @@ class PiperTTS(tts.TTS[Any]):
 
         Args:
             voice_dir: Directory with ``<voice>.onnx`` and ``<voice>.onnx.json``.
-            **kwargs: Passed to the constructor (``max_chars``, ``length_scale``).
+            **kwargs: Passed to the constructor (``max_chars``, ``length_scale``,
+                ``deterministic``).
 
         Returns:
             The plugin.
@@ -241,7 +246,10 @@ class PiperTTS(tts.TTS[Any]):
         from piper import SynthesisConfig
 
         voice = self.load()
-        return iter(voice.synthesize(text, SynthesisConfig(length_scale=self._length_scale)))
+        config = SynthesisConfig(
+            length_scale=self._length_scale, noise_scale=self._noise, noise_w_scale=self._noise
+        )
+        return iter(voice.synthesize(text, config))
 
     @staticmethod
     def _next_pcm(chunks: Iterator[AudioChunk]) -> bytes | None:

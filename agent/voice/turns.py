@@ -24,11 +24,21 @@ _HOLD = re.compile(
     r"let me gather my thoughts|i need (a|one) (moment|second|minute)|thinking)\b",
     re.IGNORECASE,
 )
-_BACKCHANNEL = frozenset(
-    "mm mhm mm-hm mmhm uh-huh uhhuh hmm hm okay ok yeah yes yep right sure cool alright got it "
-    "i see".split()
+_HESITATION = frozenset(
+    # hesitation sounds as Whisper spells them ("Hmm" often comes out as "Hem" or "M-M-M")
+    "m mm mmm hmm hmmm hm um umm uh uhm er erm ah eh hem hum m-m".split()
+)
+_BACKCHANNEL = _HESITATION | frozenset(
+    "mhm mm-hm mmhm uh-huh uhhuh okay ok yeah yes yep right sure cool alright got it i see".split()
 )
 _WORD = re.compile(r"[a-z0-9']+(?:-[a-z0-9']+)?")
+# Words that carry no answer content around a hold request ("Hmm, that's a good question, let
+# me think about it for a second").
+_HOLD_FILLER = frozenset(
+    """um umm uh er erm hmm hm mm mhm ah oh so well okay ok alright like you know i mean just
+    actually right yeah yes good great nice tough hard interesting question that's thats that
+    it this about for a an the moment second sec minute bit little while please sorry""".split()
+)
 
 
 def words(text: str) -> list[str]:
@@ -43,9 +53,13 @@ def classify_utterance(text: str) -> UtteranceKind:
         return "empty"
     if len(w) <= 12 and _REPEAT.search(text):
         return "repeat"
-    if len(w) <= 8 and _HOLD.search(text):
-        return "hold"
+    if len(w) <= 20 and _HOLD.search(text):
+        rest = [x for x in words(_HOLD.sub(" ", text)) if x not in _HOLD_FILLER]
+        if len(rest) <= 2:
+            return "hold"
     if len(w) <= 2 and all(x in _BACKCHANNEL for x in w):
+        return "backchannel"
+    if all(x in _HESITATION for x in w):
         return "backchannel"
     return "answer"
 
@@ -73,7 +87,7 @@ def looks_unfinished(text: str) -> bool:
     if stripped.endswith((",", "...", "…", "-", "—")):
         return True
     w = words(stripped)
-    return bool(w) and w[-1] in _CONTINUATION
+    return bool(w) and (w[-1] in _CONTINUATION or w[-2:] == ["let", "me"])
 
 
 def is_echo(transcript: str, spoken: str, *, min_overlap: float = 0.6) -> bool:

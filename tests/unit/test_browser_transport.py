@@ -37,7 +37,9 @@ def _wav(path: Path, lead_s: float) -> None:
     from agent.voice.tts_piper import PiperTTS
 
     async def synth() -> bytes:
-        tts = PiperTTS.from_dir(Settings(_env_file=None).models.dir / "piper-joe")  # type: ignore[call-arg]
+        tts = PiperTTS.from_dir(
+            Settings(_env_file=None).models.dir / "piper-joe", deterministic=True
+        )  # type: ignore[call-arg]
         frames = [ev.frame async for ev in tts.synthesize(ANSWER)]
         pcm = b"".join(bytes(f.data.cast("B")) for f in frames)
         return to_pcm16(np.frombuffer(pcm, dtype=np.int16), frames[0].sample_rate)

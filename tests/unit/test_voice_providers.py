@@ -31,7 +31,14 @@ from agent.voice.eval_stt import (
     word_errors,
 )
 from agent.voice.providers import build_stt, build_tts, piper_dir, whisper_dir
-from agent.voice.stt_whisper import WhisperSTT, _keep_segment, has_speech, transcribe_pcm
+from agent.voice.stt_whisper import (
+    WhisperSTT,
+    Word,
+    _keep_segment,
+    drop_prompt_echo,
+    has_speech,
+    transcribe_pcm,
+)
 from agent.voice.tts_espeak import Pyttsx3TTS
 from agent.voice.tts_piper import PiperTTS, clip_text
 
@@ -86,7 +93,7 @@ def piper() -> PiperTTS:
     folder = piper_dir(MODELS)
     if not list(folder.glob("*.onnx")):
         pytest.fail("the Piper voice is not provisioned: run 'make setup'")
-    plugin = PiperTTS.from_dir(folder)
+    plugin = PiperTTS.from_dir(folder, deterministic=True)
     plugin.load()
     return plugin
 
@@ -218,6 +225,16 @@ async def test_whisper_hears_speech_in_background_noise(
     assert has_speech(noisy.astype(np.float32))
     ev = await whisper_stt.recognize(_frames_from_float(noisy))
     assert "experience" in ev.alternatives[0].text.lower()
+
+
+def test_prompt_echo_is_dropped_but_real_words_stay() -> None:
+    def ws(text: str) -> list[Word]:
+        return [Word(text=t, start=i, end=i + 0.5, prob=0.9) for i, t in enumerate(text.split())]
+
+    echoed = ws("Hmm, let me think, uh, like, you know, so I mean...")
+    assert [w.text for w in drop_prompt_echo(echoed)] == ["Hmm,", "let", "me", "think,"]
+    real = ws("Um, let me think. I would, uh, like to add an index, you know.")
+    assert drop_prompt_echo(real) == real
 
 
 @pytest.mark.parametrize(
@@ -550,3 +567,49 @@ def test_evaluate_stt_on_piper_clips(
     assert result["rtf"] > 0
     assert {s["name"] for s in result["skipped"]} == {"orphan.wav", "lonely.txt"}
     assert [f["name"] for f in result["per_file"]] == ["intro", "skills", "team"]
+
+
+async def test_incremental_stt_transcribes_pieces_and_reports_its_backlog(
+    whisper_stt: WhisperSTT, piper: PiperTTS
+) -> None:
+    from livekit.agents import inference
+
+    from agent.voice.stt_incremental import IncrementalSTT
+
+    inc = IncrementalSTT(stt_=whisper_stt, vad=inference.VAD(min_silence_duration=0.3))
+    first = await piper.synthesize("We moved the reports to a read replica.").collect()
+    second = await piper.synthesize("Then the dashboard loaded in one second.").collect()
+    quiet = rtc.AudioFrame(bytes(2 * 16000), 16000, 1, 16000)  # 1 s of silence
+    frames = [
+        *_to_16k_frames(quiet),
+        *_to_16k_frames(first),
+        *_to_16k_frames(rtc.AudioFrame(bytes(2 * 8000), 16000, 1, 8000)),
+        *_to_16k_frames(second),
+        *_to_16k_frames(quiet),
+        *_to_16k_frames(quiet),
+    ]
+    stream = inc.stream()
+    finals: list[str] = []
+    seen_busy = False
+
+    async def read() -> None:
+        async for ev in stream:
+            if ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT:
+                finals.append(ev.alternatives[0].text)
+
+    reader = asyncio.create_task(read())
+    for f in frames:
+        stream.push_frame(f)
+        seen_busy = seen_busy or inc.transcribing
+        await asyncio.sleep(0.005)
+    for _ in range(300):
+        if not inc.transcribing and finals:
+            break
+        seen_busy = seen_busy or inc.transcribing
+        await asyncio.sleep(0.05)
+    stream.end_input()
+    await asyncio.wait_for(reader, timeout=30)
+    assert seen_busy
+    assert not inc.transcribing
+    heard = normalise_text(" ".join(finals))
+    assert "replica" in heard and "dashboard" in heard, finals

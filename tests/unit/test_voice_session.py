@@ -27,7 +27,7 @@ def runtime():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def voice() -> PiperTTS:
-    return PiperTTS.from_dir(Settings(_env_file=None).models.dir / "piper-joe")  # type: ignore[call-arg]
+    return PiperTTS.from_dir(Settings(_env_file=None).models.dir / "piper-joe", deterministic=True)  # type: ignore[call-arg]
 
 
 async def say(tts: PiperTTS, text: str) -> bytes:
@@ -89,8 +89,15 @@ async def test_two_second_thinking_pause_does_not_end_the_turn(
             await h.speak(second + silence(0.1))
             await h.wait_for(lambda e: e["type"] == "agent_said", within=45, after=t0)
             answers = [e["text"] for e in h.captured.events if e["type"] == "answer_submitted"]
-            assert len(answers) == 1, answers
-            assert "payment" in answers[0].lower() and "engineer" in answers[0].lower()
+            timeline = [
+                (round(e["at"] - t0, 2), e["type"], e.get("state") or e.get("text"))
+                for e in h.captured.events
+                if e["at"] >= t0 - 5
+                and e["type"] in ("user_state", "user_said", "answer_submitted")
+            ]
+            assert len(answers) == 1, timeline
+            assert "payment" in answers[0].lower(), timeline
+            assert "engineer" in answers[0].lower(), timeline
         finally:
             await h.aclose()
 
@@ -125,7 +132,8 @@ async def test_let_me_think_waits_quietly(runtime, voice, settings, brain, mini_
             await h.wait_listening(within=90)
             t_end = await h.speak(await say(voice, "Hmm, let me think.") + silence(0.1))
             said = await h.wait_for(lambda e: e["type"] == "agent_said", within=30, after=t_end)
-            assert said["text"] == "Sure, take your time."
+            heard = [(e["text"], e["kind"]) for e in h.captured.events if e["type"] == "user_said"]
+            assert said["text"] == "Sure, take your time.", heard
             assert (await runner.current("v")).turn == 0
             assert h.voice.agent.answers_submitted == 0
         finally:
