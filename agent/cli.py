@@ -566,6 +566,9 @@ def eval_stt(
     beam_size: Annotated[
         int | None, typer.Option(help="Whisper beam size (default: live).")
     ] = None,
+    whole: Annotated[
+        bool, typer.Option("--whole", help="Transcribe each clip in one piece, not as live.")
+    ] = False,
 ) -> None:
     """Word error rate and real-time factor of offline speech recognition."""
     from agent.voice.eval_stt import evaluate_stt
@@ -579,6 +582,7 @@ def eval_stt(
         beam_size=beam_size or settings.voice.stt_beam_size,
         cpu_threads=settings.voice.stt_threads,
         language=settings.voice.language,
+        live=not whole,
     )
     for f in result["per_file"]:
         out.print(f"{f['name']}: WER {f['wer']:.3f}  RTF {f['rtf']:.2f}")
@@ -587,7 +591,7 @@ def eval_stt(
     if not result["n"]:
         raise ConfigError(f"no name.wav + name.txt pairs found in {folder}")
     out.print(f"WER {result['wer']:.3f} over {result['n']} file(s), RTF {result['rtf']:.3f}")
-    summary = {k: result[k] for k in ("wer", "rtf", "n", "reference_words", "audio_s")}
+    summary = {k: result[k] for k in ("wer", "rtf", "n", "reference_words", "audio_s", "mode")}
     summary["skipped"] = len(result["skipped"])
     out.print("RESULT " + json.dumps(summary))
 

@@ -1,8 +1,10 @@
 """Offline speech-to-text evaluation: word error rate and real-time factor on a folder of clips.
 
 This module owns measuring the local STT exactly as the live pipeline runs it: each clip is
-converted with `agent.voice.stt_whisper.to_mono_16k` and transcribed with
-`agent.voice.stt_whisper.transcribe_pcm` (same prompt, beam, filters). It also owns the text
+converted with `agent.voice.stt_whisper.to_mono_16k` and, by default, streamed in 20 ms frames
+through `agent.voice.stt_incremental.IncrementalSTT` (the same VAD cuts at pauses, the same
+Whisper prompt, beam and filters per piece). ``live=False`` transcribes each clip whole with
+`agent.voice.stt_whisper.transcribe_pcm` instead. It also owns the text
 normalisation used for scoring (lower-case, punctuation stripped, numbers and "%" spelled out)
 and the word-level edit distance.
 
@@ -14,6 +16,7 @@ may be 8/16/24/32-bit PCM or 32/64-bit float, any rate, mono or stereo. Run it a
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import re
 import struct
@@ -269,6 +272,76 @@ def _decode(raw: bytes, tag: int, channels: int, rate: int, bits: int) -> npt.ND
     return samples.reshape(-1, channels) if channels > 1 else samples
 
 
+def transcribe_live(
+    samples_16k: npt.NDArray[np.float32],
+    *,
+    model: WhisperModel,
+    model_dir: Path,
+    language: str = "en",
+    beam_size: int = 1,
+) -> str:
+    """Transcribe a clip the way a live answer is transcribed: VAD-cut pieces, one at a time.
+
+    Args:
+        samples_16k: Mono float32 audio at 16 kHz.
+        model: The loaded Whisper model.
+        model_dir: Its directory (a label for the plugin).
+        language: Recognition language.
+        beam_size: Whisper beam size.
+
+    Returns:
+        The pieces' transcripts joined with spaces.
+    """
+    return asyncio.run(
+        _transcribe_live(
+            samples_16k, model=model, model_dir=model_dir, language=language, beam_size=beam_size
+        )
+    )
+
+
+async def _transcribe_live(
+    samples_16k: npt.NDArray[np.float32],
+    *,
+    model: WhisperModel,
+    model_dir: Path,
+    language: str,
+    beam_size: int,
+) -> str:
+    from livekit import rtc
+    from livekit.agents import inference, stt
+
+    from agent.voice.stt_incremental import IncrementalSTT
+    from agent.voice.stt_whisper import WhisperSTT
+
+    whisper = WhisperSTT(model_dir, language=language, beam_size=beam_size, model=model)
+    inc = IncrementalSTT(stt_=whisper, vad=inference.VAD(min_silence_duration=0.3))
+    stream = inc.stream(language=language)
+    pcm = (np.clip(samples_16k, -1.0, 1.0) * 32767).astype(np.int16)
+    tail = np.zeros(SAMPLE_RATE, dtype=np.int16)  # a second of silence closes the last piece
+    pcm = np.concatenate([pcm, tail])
+    step = SAMPLE_RATE // 50
+    texts: list[str] = []
+
+    async def read() -> None:
+        async for ev in stream:
+            if ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT and ev.alternatives:
+                texts.append(ev.alternatives[0].text)
+
+    reader = asyncio.create_task(read())
+    for i in range(0, len(pcm), step):
+        chunk = pcm[i : i + step]
+        stream.push_frame(rtc.AudioFrame(chunk.tobytes(), SAMPLE_RATE, 1, len(chunk)))
+        if i % (step * 25) == 0:
+            await asyncio.sleep(0)  # let the VAD and the recogniser keep up
+    for _ in range(3000):  # wait (bounded) for the last pieces
+        await asyncio.sleep(0.02)
+        if not inc.transcribing:
+            break
+    stream.end_input()
+    await asyncio.wait_for(reader, timeout=60)
+    return " ".join(t.strip() for t in texts if t.strip())
+
+
 def evaluate_stt(
     folder: Path,
     *,
@@ -277,6 +350,7 @@ def evaluate_stt(
     language: str = "en",
     beam_size: int = 1,
     cpu_threads: int = 2,
+    live: bool = True,
 ) -> dict[str, Any]:
     """Transcribe every ``name.wav`` with a ``name.txt`` reference and score the result.
 
@@ -287,6 +361,8 @@ def evaluate_stt(
         language: Recognition language.
         beam_size: Whisper beam size (1 is what the live pipeline uses by default).
         cpu_threads: CTranslate2 threads when loading the model.
+        live: Stream each clip through the live pipeline's incremental recogniser (default);
+            False transcribes each clip in one piece.
 
     Returns:
         ``{"wer", "rtf", "n", "per_file", "skipped", "edits", "reference_words", "audio_s",
@@ -327,9 +403,14 @@ def evaluate_stt(
         audio_s = samples.shape[0] / rate
         started = time.perf_counter()
         mono = to_mono_16k(samples, rate)
-        result = transcribe_pcm(whisper, mono, language=language, beam_size=beam_size)
+        if live:
+            hypothesis = transcribe_live(
+                mono, model=whisper, model_dir=model_dir, language=language, beam_size=beam_size
+            )
+        else:
+            hypothesis = transcribe_pcm(whisper, mono, language=language, beam_size=beam_size).text
         proc_s = time.perf_counter() - started
-        errors = word_errors(reference, result.text)
+        errors = word_errors(reference, hypothesis)
         total_edits += errors.edits
         total_ref += errors.reference_words
         total_audio += audio_s
@@ -338,7 +419,7 @@ def evaluate_stt(
             {
                 "name": name,
                 "reference": reference,
-                "hypothesis": result.text,
+                "hypothesis": hypothesis,
                 "substitutions": errors.substitutions,
                 "deletions": errors.deletions,
                 "insertions": errors.insertions,
@@ -365,6 +446,7 @@ def evaluate_stt(
         "processing_s": total_proc,
         "sample_rate": SAMPLE_RATE,
         "beam_size": beam_size,
+        "mode": "live" if live else "whole",
     }
 
 
@@ -385,10 +467,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, default=None)
     parser.add_argument("--beam-size", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--whole", action="store_true", help="transcribe each clip in one piece")
     args = parser.parse_args(argv)
     model_dir = args.model_dir or whisper_dir(get_settings().models.dir)
     result = evaluate_stt(
-        args.folder, model_dir=model_dir, beam_size=args.beam_size, cpu_threads=args.threads
+        args.folder,
+        model_dir=model_dir,
+        beam_size=args.beam_size,
+        cpu_threads=args.threads,
+        live=not args.whole,
     )
     sys.stdout.write(json.dumps(result, indent=2) + "\n")
     return 0 if result["n"] else 2

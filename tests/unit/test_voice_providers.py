@@ -567,6 +567,11 @@ def test_evaluate_stt_on_piper_clips(
     assert result["rtf"] > 0
     assert {s["name"] for s in result["skipped"]} == {"orphan.wav", "lonely.txt"}
     assert [f["name"] for f in result["per_file"]] == ["intro", "skills", "team"]
+    assert result["mode"] == "live"
+    whole = evaluate_stt(
+        tmp_path, model_dir=whisper_dir(MODELS), model=whisper_stt.load(), live=False
+    )
+    assert whole["mode"] == "whole" and whole["n"] == 3 and whole["wer"] < 0.25
 
 
 async def test_incremental_stt_transcribes_pieces_and_reports_its_backlog(
