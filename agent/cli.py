@@ -596,6 +596,96 @@ def eval_stt(
     out.print("RESULT " + json.dumps(summary))
 
 
+@eval_app.command("fer")
+@_friendly_errors
+def eval_fer(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder of <label>/ sub-folders of face images (png/jpg).")
+    ],
+    detector: Annotated[
+        str | None, typer.Option(help="Face detector: blazeface (default) or haar.")
+    ] = None,
+) -> None:
+    """Accuracy, macro-F1 and confusion matrix of facial expression recognition."""
+    from agent.errors import ModelLoadError
+    from perception.eval_fer import evaluate_fer
+    from perception.expression import LABELS
+    from perception.onnx_session import ModelFileError
+
+    settings = _settings()
+    if not folder.is_dir():
+        raise ConfigError(f"not a folder: {folder}")
+    if detector not in (None, "blazeface", "haar"):
+        raise ConfigError(f"unknown detector {detector!r}: use blazeface or haar")
+    model_path = settings.models.dir / "fer-emotion" / "emotion.onnx"
+    if not model_path.is_file():
+        raise ModelLoadError(
+            f"the expression model is not provisioned ({model_path}): "
+            "run 'interviewer models install'"
+        )
+    try:
+        result = evaluate_fer(
+            folder,
+            model_path=model_path,
+            detector_backend=detector,  # type: ignore[arg-type]  # checked just above
+        )
+    except ModelFileError as e:
+        raise ModelLoadError(str(e)) from None
+    except ImportError as e:
+        raise ConfigError(f"the {detector} face detector is not available: {e}") from None
+    for u in result["unknown_labels"]:
+        err.print(f"not scored: {u['label']}/ ({u['images']} image(s)) is not a known label")
+    for name in result["unreadable"]:
+        err.print(f"unreadable image: {name}")
+    if not result["images"]:
+        raise ConfigError(
+            f"no labelled images in {folder}: expected {folder}/<label>/*.jpg|png "
+            f"with labels {', '.join(LABELS)}"
+        )
+    if not result["n"]:
+        raise ConfigError(f"no face found in any of the {result['images']} image(s)")
+    recall = Table(title="Per-class recall")
+    for col in ("label", "n", "recall", "F1"):
+        recall.add_column(col)
+    for label, r in result["per_class_recall"].items():
+        n_true = sum(result["confusion"][LABELS.index(label)])
+        recall.add_row(label, str(n_true), f"{r:.3f}", f"{result['per_class_f1'][label]:.3f}")
+    out.print(recall)
+    matrix = Table(title="Confusion matrix (rows true, columns predicted)")
+    matrix.add_column("true")
+    for label in LABELS:
+        matrix.add_column(label[:4], justify="right")
+    for label, row in zip(LABELS, result["confusion"], strict=True):
+        if sum(row):
+            matrix.add_row(label, *(str(v) for v in row))
+    out.print(matrix)
+    hn = result["accuracy_happy_neutral"]
+    out.print(
+        f"accuracy {result['accuracy']:.3f}, macro-F1 {result['macro_f1']:.3f} over "
+        f"{result['n']} image(s)"
+        + (f"; happy vs neutral {hn:.3f}" if hn is not None else "")
+        + f"; no face found in {result['no_face']}, whole image used for "
+        f"{result['whole_image']} ({result['detector']}, {result['ms_per_image']:.0f} ms/image)"
+    )
+    summary = {
+        "accuracy": round(result["accuracy"], 4),
+        "macro_f1": round(result["macro_f1"], 4),
+        "accuracy_happy_neutral": None if hn is None else round(hn, 4),
+        "n": result["n"],
+        "images": result["images"],
+        "no_face": result["no_face"],
+        "whole_image": result["whole_image"],
+        "face_found_rate": round(result["face_found_rate"], 4),
+        "unknown_labels": [u["label"] for u in result["unknown_labels"]],
+        "unreadable": len(result["unreadable"]),
+        "per_class_recall": {k: round(v, 4) for k, v in result["per_class_recall"].items()},
+        "confusion": result["confusion"],
+        "detector": result["detector"],
+        "ms_per_image": round(result["ms_per_image"], 1),
+    }
+    out.print("RESULT " + json.dumps(summary))
+
+
 @app.command()
 @_friendly_errors
 def serve(
