@@ -66,6 +66,19 @@ class ScoringSettings(BaseModel):
     """Assumed speaking rate used to estimate time for typed answers."""
 
 
+class PerceptionSettings(BaseModel):
+    """Camera and voice-delivery analysis settings."""
+
+    video_fps: float = Field(default=8.0, gt=0, le=30)
+    """Camera frames analysed per second at most (the browser sends about this many)."""
+    pace_band_wpm: tuple[float, float] = (110.0, 170.0)
+    """Comfortable speaking rate; outside it the interviewer may suggest a pace change."""
+    long_pause_s: float = Field(default=2.0, gt=0)
+    """A silence this long inside an answer is a long pause."""
+    max_cues: int = Field(default=2, ge=0, le=10)
+    """Delivery cues (slow down, eye contact, take your time) per interview at most."""
+
+
 class VoiceSettings(BaseModel):
     """Voice pipeline and turn-taking settings."""
 
@@ -133,6 +146,7 @@ class Settings(BaseSettings):
     db: DbSettings = Field(default_factory=DbSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    perception: PerceptionSettings = Field(default_factory=PerceptionSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
 

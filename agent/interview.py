@@ -73,7 +73,12 @@ class InterviewRunner:
         engine: Engine | None,
     ) -> None:
         self._graph = build_graph(checkpointer=checkpointer)
-        self._ctx = InterviewContext(brain=brain, scoring=settings.scoring)
+        self._ctx = InterviewContext(
+            brain=brain,
+            scoring=settings.scoring,
+            max_cues=settings.perception.max_cues,
+            pace_band_top=settings.perception.pace_band_wpm[1],
+        )
         self._engine = engine
         self._brain = brain
 
@@ -85,8 +90,23 @@ class InterviewRunner:
         snap = await self._graph.aget_state(self._config(session_id))
         return bool(snap.values)
 
-    async def start(self, *, session_id: str, flow: Flow, profile: CandidateProfile) -> Step:
-        """Start a new interview and return its first question."""
+    async def start(
+        self,
+        *,
+        session_id: str,
+        flow: Flow,
+        profile: CandidateProfile,
+        delivery_prefs: dict[str, Any] | None = None,
+    ) -> Step:
+        """Start a new interview and return its first question.
+
+        Args:
+            session_id: A new interview id.
+            flow: The coach flow to run.
+            profile: Role, seniority, skills, résumé and job description.
+            delivery_prefs: The candidate's fairness switches for delivery scoring
+                (``scoring.delivery.DeliveryPrefs`` fields).
+        """
         if await self.exists(session_id):
             raise InterviewerError(f"interview '{session_id}' already exists; continue it instead")
         if self._engine is not None:
@@ -106,6 +126,7 @@ class InterviewRunner:
             "session_id": session_id,
             "profile": profile.model_dump(mode="json"),
             "flow": flow.model_dump(mode="json"),
+            "delivery_prefs": dict(delivery_prefs or {}),
         }
         await self._graph.ainvoke(state, self._config(session_id), context=self._ctx)
         return await self.current(session_id)
@@ -139,13 +160,30 @@ class InterviewRunner:
             await self._graph.ainvoke(None, cfg, context=self._ctx)
         raise InterviewerError(f"interview '{session_id}' could not be resumed")
 
-    async def answer(self, session_id: str, text: str) -> Step:
-        """Submit the candidate's answer to the pending question."""
+    async def answer(
+        self,
+        session_id: str,
+        text: str,
+        *,
+        delivery: dict[str, Any] | None = None,
+        span: tuple[float, float] | None = None,
+    ) -> Step:
+        """Submit the candidate's answer to the pending question.
+
+        Args:
+            session_id: The interview.
+            text: What the candidate said or typed.
+            delivery: Spoken answers: ``{"fluency": ..., "presence": ...}`` measurement dicts.
+            span: Spoken answers: (start, end) seconds on the interview clock.
+        """
         step = await self.current(session_id)
         if step.finished:
             return step
+        resume: str | dict[str, Any] = text
+        if delivery is not None or span is not None:
+            resume = {"text": text, "delivery": delivery, "span": list(span) if span else None}
         await self._graph.ainvoke(
-            Command(resume=text),
+            Command(resume=resume),
             self._config(session_id),
             context=self._ctx,
         )

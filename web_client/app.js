@@ -8,7 +8,9 @@ class InterviewClient {
     const $ = (id) => document.getElementById(id);
     this.el = { form: $("setup-form"), setup: $("setup"), room: $("room"), done: $("done"),
       status: $("status"), captions: $("captions"), transcript: $("transcript"),
-      end: $("end"), error: $("setup-error"), flow: $("flow"), report: $("report-link") };
+      end: $("end"), error: $("setup-error"), flow: $("flow"), report: $("report-link"),
+      indicators: $("indicators") };
+    this.live = {};
   }
 
   setupEventListeners() {
@@ -30,11 +32,14 @@ class InterviewClient {
     this.el.error.textContent = "";
     const v = (id) => document.getElementById(id).value;
     const body = { role: v("role"), flow: v("flow") || null, seniority: v("seniority"), skills: v("skills"),
-      name: v("name"), resume_text: v("resume"), jd_text: v("jd"), consent: document.getElementById("consent").checked };
+      name: v("name"), resume_text: v("resume"), jd_text: v("jd"), consent: document.getElementById("consent").checked,
+      camera: document.getElementById("camera").checked, score_face: document.getElementById("score-face").checked,
+      stutter_aware: document.getElementById("stutter").checked, non_native_pace: document.getElementById("non-native").checked };
     const res = await fetch("/api/interviews", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     const data = await res.json();
     if (!res.ok) { this.el.error.textContent = data.detail || data.error || "Could not start the interview."; return; }
     this.sessionId = data.session_id;
+    this.cameraOn = Boolean(data.camera);
     history.replaceState(null, "", `/?session=${this.sessionId}`);
     await this.connect();
   }
@@ -52,6 +57,38 @@ class InterviewClient {
     this.playCtx = new AudioContext();
     this.playAt = 0; this.sources = new Set();
     this.openSocket();
+    if (this.cameraOn) this.startCamera();
+  }
+
+  async startCamera() {
+    // Only after the candidate opted in: frames go to the local server, are analysed in memory
+    // and discarded. A failure here leaves the interview voice-only.
+    try {
+      this.cam = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480, frameRate: 15 } });
+    } catch (e) { this.el.indicators.textContent = "Camera unavailable: continuing with voice only."; return; }
+    const video = document.getElementById("self-view");
+    video.srcObject = this.cam; video.hidden = false; await video.play().catch(() => {});
+    const canvas = document.createElement("canvas"); canvas.width = 640; canvas.height = 480;
+    const g = canvas.getContext("2d");
+    const proto = location.protocol === "https:" ? "wss" : "ws";
+    const open = () => {
+      this.vws = new WebSocket(`${proto}://${location.host}/ws/interviews/${this.sessionId}/video`);
+      this.vws.onclose = () => { if (!this.finished && this.cam) setTimeout(open, 1000); };
+    };
+    open();
+    let busy = false;
+    this.camTimer = setInterval(() => {
+      if (busy || !this.vws || this.vws.readyState !== 1 || video.readyState < 2) return;
+      busy = true;
+      g.drawImage(video, 0, 0, canvas.width, canvas.height);
+      canvas.toBlob((b) => { busy = false; if (b && this.vws.readyState === 1) this.vws.send(b); }, "image/jpeg", 0.7);
+    }, 125);
+  }
+
+  stopCamera() {
+    clearInterval(this.camTimer);
+    if (this.cam) { for (const t of this.cam.getTracks()) t.stop(); this.cam = null; }
+    if (this.vws) { this.vws.onclose = null; this.vws.close(); }
   }
 
   openSocket() {
@@ -98,13 +135,33 @@ class InterviewClient {
       case "agent_state": this.el.status.textContent = { speaking: "Interviewer is speaking…", listening: "Listening: take your time.", thinking: "Thinking…" }[ev.state] || this.el.status.textContent; break;
       case "clear": this.stopPlayback(); break;
       case "report_ready": this.finish(ev.url); break;
+      case "delivery": this.showDelivery(ev); break;
+      case "presence": this.showPresence(ev); break;
+      case "perception": if (ev.status === "failed" || ev.status === "behind") this.el.indicators.textContent = ev.status === "failed" ? "Camera analysis stopped: continuing with voice only." : "Camera analysis is running behind; voice is unaffected."; break;
       case "finished": if (!ev.overall_score && ev.overall_score !== 0) this.finish(`/interviews/${this.sessionId}/report`); break;
       case "error": this.el.status.textContent = ev.message; break;
     }
   }
 
+  showDelivery(ev) {
+    if (typeof ev.wpm === "number") this.live.pace = `${Math.round(ev.wpm)} words/min${ev.pace && ev.pace !== "ok" ? ` (${ev.pace})` : ""}`;
+    if (typeof ev.fillers_per_min === "number") this.live.fillers = `${ev.fillers_per_min.toFixed(1)} fillers/min`;
+    this.renderIndicators();
+  }
+
+  showPresence(ev) {
+    this.live.eyes = ev.face === "no_face" ? "no face in view" : ev.face === "several_faces" ? "several faces in view"
+      : ev.face === "too_dark" ? "too dark to see you" : ev.calibrating ? "calibrating eye contact" : ev.eye_contact ? "eye contact" : "looking away";
+    this.renderIndicators();
+  }
+
+  renderIndicators() {
+    this.el.indicators.textContent = ["pace", "fillers", "eyes"].map((k) => this.live[k]).filter(Boolean).join(" · ");
+  }
+
   finish(url) {
     this.finished = true;
+    this.stopCamera();
     this.el.report.href = url; this.el.done.hidden = false;
     this.el.status.textContent = "The interview is over. Your report is ready.";
   }

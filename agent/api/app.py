@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,8 @@ from agent.report.html import render_html
 from agent.store import repo
 from agent.voice.local_io import PacedAudioOutput, QueueAudioInput
 from agent.voice.session import VoiceInterview, VoiceRuntime, build_voice_runtime
+from perception.vision import VisionConfig, VisionPipeline
+from perception.worker import MAX_FRAME_BYTES
 
 logger = logging.getLogger("mockint.agent.api")
 
@@ -55,6 +57,14 @@ class StartRequest(BaseModel):
     jd_text: str = Field(default="", max_length=20_000)
     consent: bool = False
     """The candidate read what is measured and that this is practice, not assessment."""
+    camera: bool = False
+    """Opt-in to camera analysis (eye contact, expression); off unless switched on."""
+    stutter_aware: bool = False
+    """Repetitions and blocks are not penalised in delivery scoring."""
+    non_native_pace: bool = False
+    """A wider speaking-pace band."""
+    score_face: bool = True
+    """With the camera on: include presence in scoring (off keeps it informational)."""
 
 
 @dataclass
@@ -75,6 +85,26 @@ class AppState:
         self.voice = voice
         self.live: dict[str, Live] = {}
         self.seen: set[str] = set()
+        self.camera: set[str] = set()
+        """Interviews whose candidate opted in to camera analysis (this process only)."""
+        self._expression: Any = None
+
+    def vision_factory(self) -> Callable[[], VisionPipeline] | None:
+        """Builds a vision pipeline per camera stream, or None when vision cannot run."""
+        from perception.expression import ExpressionModel
+
+        path = self.settings.models.dir / "fer-emotion" / "emotion.onnx"
+        if self._expression is None and path.is_file():
+            try:
+                self._expression = ExpressionModel(path, threads=1)
+            except Exception:
+                logger.exception("the expression model could not be loaded")
+        expression = self._expression
+
+        def make() -> VisionPipeline:
+            return VisionPipeline(VisionConfig(expression_model=None), expression=expression)
+
+        return make
 
 
 def create_app(
@@ -167,8 +197,22 @@ def create_app(
                 422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
             ) from None
         sid = uuid.uuid4().hex[:12]
-        step = await state.runner.start(session_id=sid, flow=flow, profile=profile)
-        return {"session_id": sid, "flow": flow.id, "first_question": step.question}
+        prefs = {
+            "stutter_aware": req.stutter_aware,
+            "non_native_pace": req.non_native_pace,
+            "score_face": req.score_face and req.camera,
+        }
+        step = await state.runner.start(
+            session_id=sid, flow=flow, profile=profile, delivery_prefs=prefs
+        )
+        if req.camera:
+            state.camera.add(sid)
+        return {
+            "session_id": sid,
+            "flow": flow.id,
+            "first_question": step.question,
+            "camera": req.camera,
+        }
 
     @app.get("/api/interviews/{sid}")
     async def status(sid: str, request: Request) -> dict[str, Any]:
@@ -220,6 +264,34 @@ def create_app(
             await ws.close(code=4409)
             return
         await _run_live(state, ws, sid)
+
+    @app.websocket("/ws/interviews/{sid}/video")
+    async def video_ws(ws: WebSocket, sid: str) -> None:
+        """Camera frames (binary JPEG) for an interview whose candidate opted in."""
+        state = st(ws)
+        await ws.accept()
+        if sid not in state.camera:
+            await ws.send_json(
+                {"type": "error", "message": "camera analysis is off for this interview"}
+            )
+            await ws.close(code=4403)
+            return
+        try:
+            while True:
+                msg = await ws.receive()
+                if msg["type"] == "websocket.disconnect":
+                    break
+                data = msg.get("bytes")
+                if data is None:
+                    continue
+                if len(data) > MAX_FRAME_BYTES:
+                    await ws.send_json({"type": "error", "message": "camera frame too large"})
+                    continue
+                live = state.live.get(sid)
+                if live is not None:
+                    live.voice.submit_frame(data)
+        except WebSocketDisconnect:
+            pass
 
     return app
 
@@ -283,6 +355,8 @@ async def _run_live(state: AppState, ws: WebSocket, sid: str) -> None:
         emit=emit,
         on_finished=finished,
     )
+    if sid in state.camera and (make := state.vision_factory()) is not None:
+        voice.enable_camera(make, fps=state.settings.perception.video_fps)
     state.live[sid] = Live(voice=voice, ws=ws, tasks=tasks)
     await send_json(
         {

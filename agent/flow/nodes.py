@@ -13,6 +13,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
 from agent.brain.codec import features_from_dict, features_to_dict
+from agent.brain.cues import delivery_cue
 from agent.brain.offline import PHRASES_PROMPT
 from agent.brain.policy import InterviewView, Phrases, ThreadView, estimate_seconds
 from agent.brain.types import CandidateProfile, PlannedQuestion
@@ -21,6 +22,8 @@ from agent.flow.context import InterviewContext
 from agent.flow.state import InterviewState, Pending
 from agent.report.build import build_report
 from prompts import load as load_prompt
+
+CUES_PROMPT = "delivery_cues"
 
 
 def _flow(state: InterviewState) -> Flow:
@@ -74,6 +77,14 @@ async def ask_node(state: InterviewState, runtime: Runtime[InterviewContext]) ->
     answer = interrupt({**pending, "turn": len(turns)})
     if isinstance(answer, dict) and answer.get("action") == "end":
         return {"end_requested": True}
+    delivery: dict[str, Any] | None = None
+    span: list[float] | None = None
+    if isinstance(answer, dict):
+        delivery = answer.get("delivery") if isinstance(answer.get("delivery"), dict) else None
+        raw_span = answer.get("span")
+        if isinstance(raw_span, list | tuple) and len(raw_span) == 2:
+            span = [float(raw_span[0]), float(raw_span[1])]
+        answer = answer.get("text", "")
     text = answer if isinstance(answer, str) else ""
     truncated = len(text) > runtime.context.max_answer_chars
     text = text[: runtime.context.max_answer_chars]
@@ -99,6 +110,8 @@ async def ask_node(state: InterviewState, runtime: Runtime[InterviewContext]) ->
         "thread_score": None,
         "thread_features": None,
         "thread_evidence": [],
+        "delivery": delivery,
+        "span": span,
     }
     update: dict[str, Any] = {"turns": [turn], "elapsed_s": round(elapsed, 2)}
     if pending["kind"] == "main":
@@ -197,16 +210,29 @@ async def route_node(
         flow=flow, thread=thread_view, view=view, injection=injection
     )
     notes = list(state.get("notes", []))
+    cues = list(state.get("cues", []))
+    cue_line = ""
+    if decision.action in ("follow_up", "next"):
+        cue = delivery_cue(
+            last.get("delivery"),
+            given=cues,
+            max_cues=runtime.context.max_cues,
+            pace_band_top=runtime.context.pace_band_top,
+            weak_answer=float(last["thread_score"]) <= sc.level_down_score,
+        )
+        if cue is not None:
+            cues.append(cue)
+            cue_line = str(load_prompt(CUES_PROMPT).data()[cue]).strip() + " "
     if decision.action == "follow_up":
         pending: Pending = {
-            "say": decision.say,
+            "say": cue_line + decision.say,
             "question": decision.question_text,
             "kind": "follow_up",
             "qid": plan[cursor].qid,
             "follow_up_of": main_turn,
             "target": decision.target,
         }
-        return Command(goto="ask", update={"pending": pending})
+        return Command(goto="ask", update={"pending": pending, "cues": cues})
     if decision.action == "next" and decision.next_question is not None:
         nxt = decision.next_question
         new_plan = list(plan)
@@ -223,7 +249,7 @@ async def route_node(
                 f"instead of '{swapped.qid}'."
             )
         pending = {
-            "say": decision.say,
+            "say": cue_line + decision.say,
             "question": nxt.text,
             "kind": "main",
             "qid": nxt.qid,
@@ -239,6 +265,7 @@ async def route_node(
                 "cursor": idx,
                 "level": decision.level,
                 "notes": notes,
+                "cues": cues,
             },
         )
     if decision.reason != "plan complete":

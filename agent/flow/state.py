@@ -61,4 +61,8 @@ class InterviewState(TypedDict, total=False):
     closing: str
     report: dict[str, Any] | None
     end_requested: bool
+    delivery_prefs: dict[str, Any]
+    """Fairness switches for delivery scoring (see scoring.delivery.DeliveryPrefs)."""
+    cues: list[str]
+    """Delivery cues already given (each kind at most once)."""
     """The candidate asked to stop; the interview wraps up with what it has."""

@@ -5,12 +5,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agent.brain.codec import features_from_dict
-from agent.report.schema import KeyPointResult, PromptUse, QuestionResult, Report
+from agent.report.schema import (
+    KeyPointResult,
+    PromptUse,
+    QuestionResult,
+    Report,
+    SubScoreResult,
+    TimelineEvent,
+)
 from scoring import SCORING_VERSION, ScoredQuestion, band
+from scoring.delivery import DeliveryPrefs, delivery_score, presence_score
+from scoring.types import SubScore
 
 if TYPE_CHECKING:
     from agent.brain.base import InterviewBrain
     from agent.flow.state import InterviewState
+
+
+def _topic(turn: dict[str, Any]) -> str:
+    """A short name for an answer in evidence lines ("the answer to question 3")."""
+    return f"the answer to question {turn['index'] + 1}"
 
 
 def _final_turn_of_thread(turns: list[dict[str, Any]], main_index: int) -> dict[str, Any]:
@@ -70,9 +84,21 @@ async def build_report(state: InterviewState, brain: InterviewBrain) -> dict[str
                 flags=sorted(own.flags),
                 word_count=own.word_count,
                 truncated=bool(t.get("truncated")),
+                span=_span(t),
+                fluency=(t.get("delivery") or {}).get("fluency"),
+                presence=(t.get("delivery") or {}).get("presence"),
             )
         )
     summary = await brain.summarise(questions=scored)
+    prefs = DeliveryPrefs(**state.get("delivery_prefs", {}))
+    per_answer = [
+        {
+            "label": _topic(t),
+            "fluency": (t.get("delivery") or {}).get("fluency"),
+            "presence": (t.get("delivery") or {}).get("presence"),
+        }
+        for t in turns
+    ]
     profile = state["profile"]
     flow = state["flow"]
     refs = getattr(brain, "prompt_refs", ())
@@ -96,5 +122,57 @@ async def build_report(state: InterviewState, brain: InterviewBrain) -> dict[str
         closing=state.get("closing", ""),
         notes=list(state.get("notes", [])),
         estimated_minutes=round(state.get("elapsed_s", 0.0) / 60.0, 1),
+        delivery=_sub(delivery_score(per_answer, prefs)),
+        presence=_sub(presence_score(per_answer, prefs)),
+        timeline=timeline(turns),
     )
     return report.model_dump(mode="json")
+
+
+def _span(turn: dict[str, Any]) -> tuple[float, float] | None:
+    span = turn.get("span")
+    if isinstance(span, list | tuple) and len(span) == 2:
+        return float(span[0]), float(span[1])
+    return None
+
+
+def _sub(sub: SubScore | None) -> SubScoreResult | None:
+    if sub is None:
+        return None
+    return SubScoreResult(
+        name=sub.name, value=sub.value, because=list(sub.because), components=sub.components
+    )
+
+
+def timeline(turns: list[dict[str, Any]]) -> list[TimelineEvent]:
+    """Answers, voice events and look-away spans on one clock, in time order."""
+    events: list[TimelineEvent] = []
+    for t in turns:
+        span = _span(t)
+        if span is None:
+            continue
+        events.append(
+            TimelineEvent(kind="answer", start=span[0], end=span[1], question_index=t["index"])
+        )
+        delivery = t.get("delivery") or {}
+        for ev in (delivery.get("fluency") or {}).get("events", []):
+            if ev.get("kind") in ("long_pause", "filler", "repetition"):
+                events.append(
+                    TimelineEvent(
+                        kind=str(ev["kind"]),
+                        start=float(ev["start"]),
+                        end=float(ev["end"]),
+                        detail=str(ev.get("detail", "")),
+                        question_index=t["index"],
+                    )
+                )
+        for la in (delivery.get("presence") or {}).get("look_away", []):
+            events.append(
+                TimelineEvent(
+                    kind="look_away",
+                    start=float(la["start"]),
+                    end=float(la["end"]),
+                    question_index=t["index"],
+                )
+            )
+    return sorted(events, key=lambda e: (e.start, e.end))

@@ -20,6 +20,7 @@ from livekit.agents import Agent, llm
 from livekit.agents.llm import StopResponse
 
 from agent.interview import InterviewRunner, Step
+from agent.voice.delivery import DeliveryCollector
 from agent.voice.turns import classify_utterance, looks_unfinished
 
 logger = logging.getLogger("mockint.agent.voice")
@@ -63,6 +64,7 @@ class InterviewerAgent(Agent):
         continue_wait_s: float = 2.5,
         transcribing: Callable[[], bool] | None = None,
         max_transcript_wait_s: float = 20.0,
+        collector: DeliveryCollector | None = None,
     ) -> None:
         super().__init__(instructions="Offline interviewer: lines come from the interview graph.")
         self._runner = runner
@@ -82,6 +84,7 @@ class InterviewerAgent(Agent):
         self.continue_wait_s = continue_wait_s
         self._transcribing = transcribing or (lambda: False)
         self._max_transcript_wait_s = max_transcript_wait_s
+        self.collector = collector
 
     def set_transcribing_probe(self, probe: Callable[[], bool]) -> None:
         """Tell the agent how to ask whether heard speech is still being transcribed."""
@@ -123,6 +126,8 @@ class InterviewerAgent(Agent):
             return
         kind = classify_utterance(text)
         self._emit({"type": "user_said", "text": text, "kind": kind, "t": time.monotonic()})
+        if kind != "answer" and not self._partial and self.collector is not None:
+            self.collector.discard()  # not part of an answer: keep it out of the delivery figures
         if kind in ("empty", "backchannel"):
             return
         if kind == "repeat":
@@ -178,8 +183,14 @@ class InterviewerAgent(Agent):
 
     async def _submit(self, text: str) -> None:
         self._emit({"type": "answer_submitted", "text": text})
+        delivery: dict[str, Any] | None = None
+        span: tuple[float, float] | None = None
+        if self.collector is not None:
+            delivery, span = await self.collector.measure_answer()
+            if delivery is not None:
+                self._emit({"type": "delivery", **_live_figures(delivery)})
         t0 = time.monotonic()
-        step = await self._runner.answer(self._session_id, text)
+        step = await self._runner.answer(self._session_id, text, delivery=delivery, span=span)
         self._emit({"type": "brain_timing", "ms": round((time.monotonic() - t0) * 1000, 1)})
         self.answers_submitted += 1
         self._pending = step
@@ -225,3 +236,15 @@ class InterviewerAgent(Agent):
         )
         if self._on_finished is not None:
             self._on_finished(step)
+
+
+def _live_figures(delivery: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers the live UI shows after an answer (no transcript, no face data)."""
+    fluency = delivery.get("fluency") or {}
+    presence = delivery.get("presence") or {}
+    return {
+        "wpm": fluency.get("wpm"),
+        "fillers_per_min": fluency.get("fillers_per_min"),
+        "pace": fluency.get("pace"),
+        "eye_contact": presence.get("eye_contact_ratio"),
+    }

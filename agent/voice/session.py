@@ -23,9 +23,13 @@ from livekit.agents.voice.turn import TurnHandlingOptions
 
 from agent.config import Settings
 from agent.interview import InterviewRunner, Step
+from agent.voice.delivery import DeliveryCollector
 from agent.voice.interviewer import EventSink, InterviewerAgent, SpokenReference
 from agent.voice.stt_incremental import IncrementalSTT
 from agent.voice.turns import is_echo
+from perception.fluency import FluencySettings
+from perception.presence import FrameAnalysis
+from perception.worker import FramePipeline, VideoWorker, WorkerStatus
 
 logger = logging.getLogger("mockint.agent.voice")
 
@@ -94,8 +98,17 @@ class VoiceInterview:
         audio_out: AudioOutput | None,
         emit: EventSink,
         on_finished: Callable[[Step], None] | None = None,
+        collector: DeliveryCollector | None = None,
     ) -> None:
         self.session_id = session_id
+        self.video: VideoWorker | None = None
+        self._last_presence_emit = -1e9
+        self.collector = collector or DeliveryCollector(
+            fluency_settings=FluencySettings(
+                long_pause_s=settings.perception.long_pause_s,
+                pace_band_wpm=settings.perception.pace_band_wpm,
+            )
+        )
         self._emit = emit
         self._agent_state = "initializing"
         self._spoke_until = 0.0
@@ -110,6 +123,7 @@ class VoiceInterview:
             continue_wait_s=max(
                 0.5, settings.voice.answer_pause_s - settings.voice.min_endpointing_s
             ),
+            collector=self.collector,
         )
         session_stt = runtime.stt
         if isinstance(session_stt, IncrementalSTT):
@@ -117,7 +131,8 @@ class VoiceInterview:
             session_stt = session_stt.with_filter(
                 lambda text: (
                     self._recently_speaking() and is_echo(text, spoken.text, min_overlap=0.7)
-                )
+                ),
+                on_piece=self.collector.add_piece,
             )
             incremental = session_stt
             self.agent.set_transcribing_probe(lambda: incremental.transcribing)
@@ -175,8 +190,49 @@ class VoiceInterview:
         """End the interview now (candidate pressed end)."""
         await self.agent.end_now()
 
+    def enable_camera(self, make_pipeline: Callable[[], FramePipeline], *, fps: float) -> None:
+        """Start analysing camera frames (only after the candidate opted in).
+
+        Args:
+            make_pipeline: Builds the vision pipeline inside the worker thread.
+            fps: Frames analysed per second at most.
+        """
+        if self.video is not None:
+            return
+        self.collector.camera_enabled = True
+        self.video = VideoWorker(
+            make_pipeline, on_result=self._on_frame, on_status=self._on_video_status, fps=fps
+        )
+        self.video.start()
+
+    def submit_frame(self, data: bytes) -> bool:
+        """Offer an encoded camera frame (dropped unless the camera is on and due)."""
+        if self.video is None:
+            return False
+        return self.video.submit(data, self.collector.now())
+
+    def _on_frame(self, frame: FrameAnalysis) -> None:
+        self.collector.add_frame(frame)
+        if frame.t - self._last_presence_emit >= 1.0:
+            self._last_presence_emit = frame.t
+            self._emit(
+                {
+                    "type": "presence",
+                    "face": frame.status,
+                    "eye_contact": frame.eye_contact,
+                    "calibrating": frame.status == "ok" and frame.eye_contact is None,
+                }
+            )
+
+    def _on_video_status(self, status: WorkerStatus, reason: str | None) -> None:
+        if status == "failed":
+            self.collector.camera_enabled = False  # later answers: camera not measured
+        self._emit({"type": "perception", "worker": "video", "status": status, "reason": reason})
+
     async def aclose(self) -> None:
         """Stop the session; the interview stays checkpointed and can be continued."""
         if self._cap_task is not None:
             self._cap_task.cancel()
+        if self.video is not None:
+            await self.video.aclose()
         await self.session.aclose()

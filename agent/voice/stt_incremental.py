@@ -15,8 +15,11 @@ import collections
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from livekit import rtc
 from livekit.agents import stt, utils
 from livekit.agents.types import (
@@ -32,6 +35,23 @@ logger = logging.getLogger("mockint.agent.voice")
 _NO_RETRY = APIConnectOptions(max_retry=0, timeout=DEFAULT_API_CONNECT_OPTIONS.timeout)
 
 
+@dataclass(frozen=True, slots=True)
+class HeardPiece:
+    """A transcribed piece of the candidate's speech, kept in memory for delivery analysis.
+
+    Attributes:
+        t0: `time.monotonic()` when the piece's first audio frame arrived.
+        pcm: Mono int16 samples.
+        sample_rate: Their rate.
+        words: (text, start, end) with times in seconds from ``t0``.
+    """
+
+    t0: float
+    pcm: npt.NDArray[np.int16]
+    sample_rate: int
+    words: tuple[tuple[str, float, float], ...]
+
+
 class IncrementalSTT(stt.STT[Any]):
     """Wraps a non-streaming STT with VAD-driven, incremental transcription."""
 
@@ -44,6 +64,7 @@ class IncrementalSTT(stt.STT[Any]):
         pause_s: float = 0.15,
         preroll_s: float = 0.4,
         drop_if: Callable[[str], bool] | None = None,
+        on_piece: Callable[[HeardPiece], None] | None = None,
     ) -> None:
         """Create the wrapper.
 
@@ -55,6 +76,8 @@ class IncrementalSTT(stt.STT[Any]):
             preroll_s: Audio kept from before speech was detected (word onsets).
             drop_if: Transcripts for which this returns True are discarded (used to drop the
                 interviewer's own voice picked up by the candidate's microphone).
+            on_piece: Gets each kept piece's audio and word timings (memory only; used for
+                fluency analysis).
         """
         super().__init__(capabilities=stt.STTCapabilities(streaming=True, interim_results=False))
         self._stt = stt_
@@ -63,6 +86,7 @@ class IncrementalSTT(stt.STT[Any]):
         self.pause_s = pause_s
         self.preroll_s = preroll_s
         self.drop_if = drop_if
+        self.on_piece = on_piece
         self._backlog = 0  # utterances in progress + pieces not yet transcribed, all streams
 
     @property
@@ -70,7 +94,11 @@ class IncrementalSTT(stt.STT[Any]):
         """Whether speech already heard is still on its way to a transcript."""
         return self._backlog > 0
 
-    def with_filter(self, drop_if: Callable[[str], bool]) -> IncrementalSTT:
+    def with_filter(
+        self,
+        drop_if: Callable[[str], bool],
+        on_piece: Callable[[HeardPiece], None] | None = None,
+    ) -> IncrementalSTT:
         """A copy for one session that shares the wrapped model and VAD."""
         return IncrementalSTT(
             stt_=self._stt,
@@ -79,6 +107,7 @@ class IncrementalSTT(stt.STT[Any]):
             pause_s=self.pause_s,
             preroll_s=self.preroll_s,
             drop_if=drop_if,
+            on_piece=on_piece,
         )
 
     @property
@@ -122,6 +151,18 @@ class IncrementalSTT(stt.STT[Any]):
         return _IncrementalStream(self, language=language)
 
 
+def _heard(frame: rtc.AudioFrame, data: stt.SpeechData, t0: float) -> HeardPiece:
+    pcm = np.frombuffer(bytes(frame.data.cast("B")), dtype=np.int16)
+    if frame.num_channels > 1:
+        pcm = pcm.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
+    words = tuple(
+        (str(w), float(w.start_time), float(w.end_time))
+        for w in data.words or ()
+        if utils.is_given(w.start_time) and utils.is_given(w.end_time)
+    )
+    return HeardPiece(t0=t0, pcm=pcm, sample_rate=frame.sample_rate, words=words)
+
+
 def _duration(frames: list[rtc.AudioFrame]) -> float:
     return sum(f.samples_per_channel / f.sample_rate for f in frames)
 
@@ -162,11 +203,13 @@ class _IncrementalStream(stt.RecognizeStream):
         p = self._parent
         vad_stream = p._vad.stream()
         preroll: collections.deque[rtc.AudioFrame] = collections.deque()
+        preroll_t: collections.deque[float] = collections.deque()  # arrival times
         seg: list[rtc.AudioFrame] = []
+        seg_t0 = 0.0  # arrival time of seg[0]
         in_speech = False
         cut_index = 0  # frames of `seg` already sent for transcription
         cut_offset = 0.0  # seconds of `seg` already sent
-        pieces: asyncio.Queue[tuple[list[rtc.AudioFrame], float] | None] = asyncio.Queue()
+        pieces: asyncio.Queue[tuple[list[rtc.AudioFrame], float, float] | None] = asyncio.Queue()
 
         async def forward_input() -> None:
             nonlocal seg
@@ -179,8 +222,10 @@ class _IncrementalStream(stt.RecognizeStream):
                     seg.append(item)
                 else:
                     preroll.append(item)
+                    preroll_t.append(time.monotonic())
                     while preroll and _duration(list(preroll)) > p.preroll_s:
                         preroll.popleft()
+                        preroll_t.popleft()
             vad_stream.end_input()
 
         backlog = 0  # this stream's share of the parent's backlog
@@ -195,18 +240,20 @@ class _IncrementalStream(stt.RecognizeStream):
             piece = seg[cut_index:upto]
             if piece:
                 track(1)
-                pieces.put_nowait((piece, cut_offset))
+                pieces.put_nowait((piece, cut_offset, seg_t0 + cut_offset))
                 cut_offset += _duration(piece)
                 cut_index = upto
 
         async def watch_vad() -> None:
-            nonlocal in_speech, seg, cut_index, cut_offset
+            nonlocal in_speech, seg, cut_index, cut_offset, seg_t0
             async for ev in vad_stream:
                 if ev.type == VADEventType.START_OF_SPEECH:
                     in_speech = True
                     track(1)
                     seg = list(preroll)
+                    seg_t0 = preroll_t[0] if preroll_t else time.monotonic()
                     preroll.clear()
+                    preroll_t.clear()
                     cut_index, cut_offset = 0, 0.0
                     self._event_ch.send_nowait(stt.SpeechEvent(stt.SpeechEventType.START_OF_SPEECH))
                 elif ev.type == VADEventType.INFERENCE_DONE and in_speech:
@@ -239,11 +286,10 @@ class _IncrementalStream(stt.RecognizeStream):
                 finally:
                     track(-1)
 
-        async def transcribe_piece(frames: list[rtc.AudioFrame], offset: float) -> None:
+        async def transcribe_piece(frames: list[rtc.AudioFrame], offset: float, t0: float) -> None:
+            merged = utils.merge_frames(frames)
             try:
-                ev = await p._stt.recognize(
-                    buffer=utils.merge_frames(frames), language=self._language
-                )
+                ev = await p._stt.recognize(buffer=merged, language=self._language)
             except Exception:
                 logger.exception("speech recognition failed for a piece of an answer")
                 return
@@ -252,6 +298,8 @@ class _IncrementalStream(stt.RecognizeStream):
             if p.drop_if is not None and p.drop_if(ev.alternatives[0].text):
                 logger.info("dropped a transcript that echoed the interviewer")
                 return
+            if p.on_piece is not None:
+                p.on_piece(_heard(merged, ev.alternatives[0], t0))
             self._event_ch.send_nowait(
                 stt.SpeechEvent(
                     type=stt.SpeechEventType.FINAL_TRANSCRIPT,

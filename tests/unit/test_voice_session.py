@@ -68,6 +68,9 @@ async def test_spoken_answer_reaches_the_graph_and_gets_a_spoken_reply(
             for word in ("engineer", "python", "experience", "years"):
                 assert word in heard, heard
             assert "slow API endpoint" in said["text"]  # the graph moved to the next question
+            delivery = [e for e in h.captured.events if e["type"] == "delivery"]
+            assert len(delivery) == 1 and 80 < delivery[0]["wpm"] < 260, delivery
+            assert delivery[0]["eye_contact"] is None  # camera off: not measured
             await h.wait_listening(within=60, after=said["at"] - 0.001)
             assert h.first_audio_after(said["at"]) is not None  # and it was spoken
             state = await runner.current("v")

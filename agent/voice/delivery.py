@@ -1,0 +1,142 @@
+"""Per-answer delivery measurement for a spoken interview: audio, words and frames → dicts.
+
+Owns the in-memory collection of what the candidate said since the last answer (the pieces
+the incremental recogniser transcribed, with their audio and word timings) and the camera
+frame analyses, and turns them into the ``delivery`` dict and time span that go into the
+interview graph with each answer. The interview clock is seconds since the interview's origin
+(shared by transcript words, fluency events and camera frames). Audio lives only in memory and
+is dropped as soon as the answer is measured; nothing here writes to disk or logs content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from agent.voice.stt_incremental import HeardPiece
+from perception.fluency import FluencySettings, TimedWord, analyse_fluency
+from perception.presence import FrameAnalysis, summarise_presence
+
+logger = logging.getLogger("mockint.agent.voice")
+
+MAX_ANSWER_AUDIO_S = 300.0
+"""Audio kept per answer for fluency analysis (older pieces are dropped)."""
+MAX_FRAMES = 10 * 60 * 10
+"""Frame analyses kept (about ten minutes at 10 fps)."""
+MAX_GAP_S = 10.0
+"""Silence between pieces is rebuilt up to this long (longer gaps are clipped)."""
+
+
+@dataclass(slots=True)
+class DeliveryCollector:
+    """Collects one interview's pieces and frames and measures each answer.
+
+    Attributes:
+        origin_mono: `time.monotonic()` value of interview time 0.
+        fluency_settings: Pause thresholds, pace band, stutter awareness.
+        camera_enabled: Whether the candidate opted in to camera analysis.
+    """
+
+    origin_mono: float = field(default_factory=time.monotonic)
+    fluency_settings: FluencySettings = field(default_factory=FluencySettings)
+    camera_enabled: bool = False
+    _pieces: list[HeardPiece] = field(default_factory=list)
+    _frames: collections.deque[FrameAnalysis] = field(
+        default_factory=lambda: collections.deque(maxlen=MAX_FRAMES)
+    )
+
+    def now(self) -> float:
+        """Current interview time in seconds."""
+        return time.monotonic() - self.origin_mono
+
+    def clock(self, mono: float) -> float:
+        """Interview time of a `time.monotonic()` value."""
+        return mono - self.origin_mono
+
+    def add_piece(self, piece: HeardPiece) -> None:
+        """Keep a transcribed piece of the current answer (memory only)."""
+        self._pieces.append(piece)
+        total = sum(len(p.pcm) / p.sample_rate for p in self._pieces)
+        while len(self._pieces) > 1 and total > MAX_ANSWER_AUDIO_S:
+            dropped = self._pieces.pop(0)
+            total -= len(dropped.pcm) / dropped.sample_rate
+
+    def add_frame(self, frame: FrameAnalysis) -> None:
+        """Keep a camera frame analysis (its ``t`` is on the interview clock)."""
+        self._frames.append(frame)
+
+    def discard(self) -> None:
+        """Forget the pieces heard so far (e.g. a hold request, not an answer)."""
+        self._pieces.clear()
+
+    async def measure_answer(self) -> tuple[dict[str, Any] | None, tuple[float, float] | None]:
+        """Measure the answer made of the pieces heard since the last call, then forget them.
+
+        Returns:
+            (delivery dict with "fluency" and "presence", (start, end) on the interview
+            clock), or (None, None) when nothing was heard (a typed answer).
+        """
+        pieces, self._pieces = self._pieces, []
+        if not pieces:
+            return None, None
+        pieces.sort(key=lambda p: p.t0)
+        rate = pieces[0].sample_rate
+        start_mono = pieces[0].t0
+        audio, words = _join(pieces, rate)
+        start = self.clock(start_mono)
+        end = start + len(audio) / rate
+        try:
+            fluency = await asyncio.to_thread(
+                analyse_fluency,
+                audio,
+                rate,
+                words,
+                offset_s=start,
+                settings=self.fluency_settings,
+            )
+            fluency_dict: dict[str, Any] | None = fluency.to_dict()
+        except Exception:
+            logger.exception("fluency analysis failed for an answer")
+            fluency_dict = None
+        presence: dict[str, Any]
+        if self.camera_enabled:
+            presence = summarise_presence(list(self._frames), start, end).to_dict()
+        else:
+            presence = {"status": "not_measured", "reason": "camera off"}
+        return {"fluency": fluency_dict, "presence": presence}, (round(start, 3), round(end, 3))
+
+
+def _join(pieces: list[HeardPiece], rate: int) -> tuple[np.ndarray[Any, Any], list[TimedWord]]:
+    """One audio array on the first piece's clock, silence filling the gaps between pieces."""
+    t0 = pieces[0].t0
+    chunks: list[np.ndarray[Any, Any]] = []
+    words: list[TimedWord] = []
+    pos = 0  # samples written so far
+    for p in pieces:
+        pcm = p.pcm if p.sample_rate == rate else _resample(p.pcm, p.sample_rate, rate)
+        at = int(round((p.t0 - t0) * rate))
+        gap = min(max(at - pos, 0), int(MAX_GAP_S * rate))
+        if gap:
+            chunks.append(np.zeros(gap, dtype=np.int16))
+            pos += gap
+        piece_start_s = pos / rate
+        words.extend(
+            TimedWord(text=w, start=piece_start_s + s, end=piece_start_s + e) for w, s, e in p.words
+        )
+        chunks.append(pcm)
+        pos += len(pcm)
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16), words
+
+
+def _resample(pcm: np.ndarray[Any, Any], src: int, dst: int) -> np.ndarray[Any, Any]:
+    n = int(round(len(pcm) * dst / src))
+    if n <= 0:
+        return np.zeros(0, dtype=np.int16)
+    x = np.interp(np.linspace(0, len(pcm) - 1, n), np.arange(len(pcm)), pcm.astype(np.float32))
+    return np.asarray(x, dtype=np.int16)
