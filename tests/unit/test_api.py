@@ -71,3 +71,17 @@ def test_websocket_rejects_unknown_interview(client: TestClient) -> None:
     with client.websocket_connect("/ws/interviews/unknown") as ws:
         msg = ws.receive_json()
         assert msg["type"] == "error"
+
+
+def test_camera_is_off_unless_the_candidate_opts_in(client: TestClient) -> None:
+    off = start(client).json()
+    assert off["camera"] is False
+    with client.websocket_connect(f"/ws/interviews/{off['session_id']}/video") as ws:
+        msg = ws.receive_json()
+        assert msg["type"] == "error" and "camera analysis is off" in msg["message"]
+    on = start(client, camera=True, stutter_aware=True).json()
+    assert on["camera"] is True
+    with client.websocket_connect(f"/ws/interviews/{on['session_id']}/video") as ws:
+        ws.send_bytes(b"x" * 2_100_000)  # oversized frame: a clear error, the socket stays open
+        assert "too large" in ws.receive_json()["message"]
+        ws.send_bytes(b"\xff\xd8not really a jpeg")  # no live interview yet: ignored, no crash
