@@ -131,6 +131,20 @@ class InterviewRunner:
         await self._graph.ainvoke(state, self._config(session_id), context=self._ctx)
         return await self.current(session_id)
 
+    async def values(self, session_id: str) -> dict[str, Any]:
+        """A copy of the interview's current graph state (for evaluation and inspection)."""
+        snap = await self._graph.aget_state(self._config(session_id))
+        if not snap.values:
+            raise SessionNotFoundError(f"no interview '{session_id}'")
+        return dict(snap.values)
+
+    async def delivery_prefs(self, session_id: str) -> dict[str, Any]:
+        """The candidate's fairness switches for this interview (empty when none were set)."""
+        snap = await self._graph.aget_state(self._config(session_id))
+        if not snap.values:
+            raise SessionNotFoundError(f"no interview '{session_id}' to continue")
+        return dict(snap.values.get("delivery_prefs") or {})
+
     async def current(self, session_id: str) -> Step:
         """The line the interview is waiting on (after a crash too), or its report."""
         cfg = self._config(session_id)

@@ -155,6 +155,7 @@ async def run(turns: int, pause_trials: int) -> dict[str, object]:
         "cutoff_by_pause_s": {k: (sum(v) / len(v) if v else None) for k, v in cutoffs.items()},
         "pause_tolerance_s": tolerance,
         "mean_total_ms": round(statistics.fmean(r["total_ms"] for r in rows), 1) if rows else None,
+        "totals_ms": [round(r["total_ms"], 1) for r in rows],
     }
     return result
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -104,6 +105,7 @@ class VideoWorker:
         fps: float = 8.0,
         behind_factor: float = 2.0,
         max_failures: int = 3,
+        niceness: int = 10,
     ) -> None:
         """Create the worker (call `start` on the event loop that should get the callbacks).
 
@@ -115,6 +117,9 @@ class VideoWorker:
             behind_factor: Analysis slower than this many frame intervals (on average) is
                 "behind"; the worker keeps going on the newest frames and says so.
             max_failures: Consecutive pipeline errors before the worker gives up ("failed").
+            niceness: Scheduling niceness of the worker thread (and the threads its models
+                start) on Linux, so speech recognition and synthesis win the CPU when the
+                machine is busy; 0 leaves it alone.
         """
         if fps <= 0:
             raise ValueError("fps must be positive")
@@ -133,6 +138,7 @@ class VideoWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_accepted_t = -1e18
         self._ready = threading.Event()
+        self._niceness = niceness
 
     async def __aenter__(self) -> VideoWorker:
         self.start()
@@ -204,7 +210,19 @@ class VideoWorker:
             except RuntimeError:
                 pass
 
+    def _lower_priority(self) -> None:
+        """Lower this thread's priority (Linux schedules threads individually)."""
+        if self._niceness <= 0 or not hasattr(os, "setpriority"):
+            return
+        try:
+            tid = threading.get_native_id()
+            current = os.getpriority(os.PRIO_PROCESS, tid)
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, current + self._niceness))
+        except OSError:
+            logger.debug("could not lower the video worker's priority")
+
     def _run(self) -> None:
+        self._lower_priority()  # before the models start their own threads, which inherit it
         try:
             pipeline = self._make_pipeline()
         except Exception:

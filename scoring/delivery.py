@@ -19,6 +19,10 @@ from typing import Any
 from scoring.types import SubScore
 
 DELIVERY_VERSION = "1.0"
+NON_NATIVE_SLOWER_WPM = 30.0
+"""How much lower the pace band reaches with the non-native pace switch."""
+NON_NATIVE_EXTRA_WPM = 10.0
+"""How much higher the pace band reaches with the non-native pace switch."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +49,9 @@ class DeliveryPrefs:
     def band(self) -> tuple[float, float]:
         """The pace band in effect."""
         lo, hi = self.pace_band_wpm
-        return (lo - 30.0, hi + 10.0) if self.non_native_pace else (lo, hi)
+        if self.non_native_pace:
+            return (lo - NON_NATIVE_SLOWER_WPM, hi + NON_NATIVE_EXTRA_WPM)
+        return (lo, hi)
 
 
 def _label(item: Mapping[str, Any], i: int) -> str:

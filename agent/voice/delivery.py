@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +24,7 @@ import numpy as np
 from agent.voice.stt_incremental import HeardPiece
 from perception.fluency import FluencySettings, TimedWord, analyse_fluency
 from perception.presence import FrameAnalysis, summarise_presence
+from scoring.delivery import DeliveryPrefs
 
 logger = logging.getLogger("mockint.agent.voice")
 
@@ -31,6 +34,21 @@ MAX_FRAMES = 10 * 60 * 10
 """Frame analyses kept (about ten minutes at 10 fps)."""
 MAX_GAP_S = 10.0
 """Silence between pieces is rebuilt up to this long (longer gaps are clipped)."""
+
+
+def fluency_settings_for(base: FluencySettings, prefs: Mapping[str, Any]) -> FluencySettings:
+    """The live fluency settings for one candidate's fairness switches.
+
+    Stutter-aware mode marks repetitions and blocks as not penalised; the non-native pace
+    switch widens the pace band the same way the delivery score does.
+    """
+    band = DeliveryPrefs(
+        pace_band_wpm=base.pace_band_wpm,
+        non_native_pace=bool(prefs.get("non_native_pace", False)),
+    ).band
+    return dataclasses.replace(
+        base, stutter_aware=bool(prefs.get("stutter_aware", False)), pace_band_wpm=band
+    )
 
 
 @dataclass(slots=True)

@@ -23,7 +23,7 @@ from livekit.agents.voice.turn import TurnHandlingOptions
 
 from agent.config import Settings
 from agent.interview import InterviewRunner, Step
-from agent.voice.delivery import DeliveryCollector
+from agent.voice.delivery import DeliveryCollector, fluency_settings_for
 from agent.voice.interviewer import EventSink, InterviewerAgent, SpokenReference
 from agent.voice.stt_incremental import IncrementalSTT
 from agent.voice.turns import is_echo
@@ -101,6 +101,7 @@ class VoiceInterview:
         collector: DeliveryCollector | None = None,
     ) -> None:
         self.session_id = session_id
+        self._runner = runner
         self.video: VideoWorker | None = None
         self._last_presence_emit = -1e9
         self.collector = collector or DeliveryCollector(
@@ -175,6 +176,10 @@ class VoiceInterview:
         Args:
             room: A connected LiveKit room (production transport); None for in-process I/O.
         """
+        prefs = await self._runner.delivery_prefs(self.session_id)
+        self.collector.fluency_settings = fluency_settings_for(
+            self.collector.fluency_settings, prefs
+        )
         if room is not None:
             await self.session.start(self.agent, room=room, record=False)
         else:

@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
-import urllib.request
 import wave
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from tests.conftest import Served
 
 pytestmark = [pytest.mark.unit, pytest.mark.slow]
 
 CHROMIUM = shutil.which("chromium")
 ANSWER = "I am a backend engineer with five years of Python experience, mostly building payment services."
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wav(path: Path, lead_s: float) -> None:
@@ -55,82 +48,54 @@ def _wav(path: Path, lead_s: float) -> None:
 @pytest.mark.skipif(
     CHROMIUM is None, reason="Debian chromium is not installed (make setup installs it)"
 )
-def test_spoken_answer_from_a_real_browser(tmp_path: Path) -> None:
-    port = _port()
-    env = {**os.environ, "MOCKINT_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+def test_spoken_answer_from_a_real_browser(tmp_path: Path, served: Served) -> None:
+    base = served.base
+    sid = served.post(
+        "/api/interviews", {"role": "Backend engineer", "flow": "backend", "consent": True}
+    )["session_id"]
+    # The greeting takes about 20 s to speak; the candidate answers after it.
+    wav = tmp_path / "mic.wav"
+    _wav(wav, lead_s=24)
+    proc = subprocess.Popen(
+        [
+            CHROMIUM,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'chrome'}",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={wav}%noloop",
+            "--autoplay-policy=no-user-gesture-required",
+            "--remote-debugging-port=0",
+            f"{base}/?session={sid}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1)
+        status: dict[str, Any] = {}
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            status = served.get(f"/api/interviews/{sid}")
+            if status["pending"] and status["pending"]["turn"] >= 1:
                 break
-            except OSError:
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.3)
-        req = urllib.request.Request(
-            base + "/api/interviews",
-            data=json.dumps(
-                {"role": "Backend engineer", "flow": "backend", "consent": True}
-            ).encode(),
-            headers={"content-type": "application/json"},
-        )
-        sid = json.load(urllib.request.urlopen(req, timeout=30))["session_id"]
-        # The greeting takes about 20 s to speak; the candidate answers after it.
-        wav = tmp_path / "mic.wav"
-        _wav(wav, lead_s=24)
-        proc = subprocess.Popen(
-            [
-                CHROMIUM,
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={tmp_path / 'chrome'}",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={wav}%noloop",
-                "--autoplay-policy=no-user-gesture-required",
-                "--remote-debugging-port=0",
-                f"{base}/?session={sid}",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            status: dict = {}
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                status = json.load(
-                    urllib.request.urlopen(f"{base}/api/interviews/{sid}", timeout=5)
-                )
-                if status["pending"] and status["pending"]["turn"] >= 1:
-                    break
-                time.sleep(1)
-            assert status["pending"]["turn"] >= 1, status
-            assert status["live"] is True
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
-        db = sqlite3.connect(tmp_path / "data" / "interviewer.db")
-        answer = db.execute('select answer from turn where "index" = 0').fetchone()[0].lower()
-        for word in ("engineer", "five years", "python", "payment"):
-            assert word in answer, answer
-        time.sleep(1.5)
-        status = json.load(urllib.request.urlopen(f"{base}/api/interviews/{sid}", timeout=5))
-        assert status["live"] is False  # closing the tab pauses the interview
-        assert not list((tmp_path / "data").rglob("*.wav"))  # no raw audio on disk
+            time.sleep(1)
+        assert status["pending"]["turn"] >= 1, status
+        assert status["live"] is True
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        proc.terminate()
+        proc.wait(timeout=20)
+    db = sqlite3.connect(served.data_dir / "interviewer.db")
+    answer = db.execute('select answer from turn where "index" = 0').fetchone()[0].lower()
+    for word in ("engineer", "five years", "python", "payment"):
+        assert word in answer, answer
+    time.sleep(1.5)
+    status = served.get(f"/api/interviews/{sid}")
+    assert status["live"] is False  # closing the tab pauses the interview
+    assert not list(served.data_dir.rglob("*.wav"))  # no raw audio on disk

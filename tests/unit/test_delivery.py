@@ -10,6 +10,8 @@ from agent.brain.cues import delivery_cue
 from agent.brain.types import CandidateProfile
 from agent.interview import open_runner
 from agent.report.schema import Report
+from agent.voice.delivery import fluency_settings_for
+from perception.fluency import FluencySettings
 from scoring.delivery import DeliveryPrefs, delivery_score, presence_score
 
 pytestmark = pytest.mark.unit
@@ -156,3 +158,41 @@ async def test_typed_interviews_have_no_delivery_scores(settings, brain, mini_fl
             step = await runner.answer("t", "I would add an index and measure the latency.")
         report = Report.model_validate(step.report)
     assert report.delivery is None and report.presence is None and report.timeline == []
+
+
+def test_live_fluency_settings_follow_the_candidates_switches() -> None:
+    base = FluencySettings(pace_band_wpm=(110.0, 170.0))
+    plain = fluency_settings_for(base, {})
+    assert plain.stutter_aware is False and plain.pace_band_wpm == (110.0, 170.0)
+    both = fluency_settings_for(base, {"stutter_aware": True, "non_native_pace": True})
+    assert both.stutter_aware is True
+    assert both.pace_band_wpm == DeliveryPrefs(non_native_pace=True).band
+    assert both.pace_band_wpm[0] < 110.0 < 170.0 < both.pace_band_wpm[1]
+
+
+async def test_non_native_pace_widens_the_slow_down_cue_and_prefs_are_kept(
+    settings, brain, mini_flow
+) -> None:  # type: ignore[no-untyped-def]
+    """190 wpm earns a slow-down cue in the default band (top 170 + margin) but not when widened."""
+    answer = "I profiled the orders API, added an index and a cache, and p95 fell to 120 ms."
+    said: dict[bool, list[str]] = {}
+    async with open_runner(settings, brain=brain, durable=False, use_db=False) as runner:
+        for non_native in (False, True):
+            sid = f"nn{int(non_native)}"
+            step = await runner.start(
+                session_id=sid,
+                flow=mini_flow,
+                profile=CandidateProfile(),
+                delivery_prefs={"non_native_pace": non_native, "stutter_aware": True},
+            )
+            prefs = await runner.delivery_prefs(sid)
+            assert prefs == {"non_native_pace": non_native, "stutter_aware": True}
+            step = await runner.answer(
+                sid,
+                answer,
+                delivery={"fluency": fluency(wpm=190.0, events=[]), "presence": None},
+                span=(1.0, 10.0),
+            )
+            said[non_native] = [step.say]
+    assert "speaking quite fast" in said[False][0]
+    assert "speaking quite fast" not in said[True][0]

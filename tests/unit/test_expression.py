@@ -34,13 +34,7 @@ from perception.onnx_session import ModelFileError, ModelNotFoundError, new_infe
 
 pytestmark = pytest.mark.unit
 
-# the shared development faces sit next to the repository (../shared/data/faces-dev)
-FACES_DEV = Path(
-    os.environ.get(
-        "MOCKINT_TEST_FACES_DEV",
-        Path(__file__).resolve().parents[3] / "shared" / "data" / "faces-dev",
-    )
-)
+FACES_DEV = Path(os.environ["MOCKINT_TEST_FACES_DEV"])  # set in conftest.py
 REPO_FACES = Path(__file__).resolve().parents[1] / "data" / "faces"  # 6 happy + 6 neutral
 
 # Pinned happy-vs-neutral check: every 5th subject of faces-dev (sorted ids), first 20 subjects,

@@ -24,13 +24,7 @@ from perception.face import (
 
 pytestmark = pytest.mark.unit
 
-# the shared development faces sit next to the repository (../shared/data/faces-dev)
-FACES_DEV = Path(
-    os.environ.get(
-        "MOCKINT_TEST_FACES_DEV",
-        Path(__file__).resolve().parents[3] / "shared" / "data" / "faces-dev",
-    )
-)
+FACES_DEV = Path(os.environ["MOCKINT_TEST_FACES_DEV"])  # set in conftest.py
 REPO_FACES = Path(__file__).resolve().parents[1] / "data" / "faces"  # 12 of them, in the repo
 ASTRONAUT_BOX = (177, 66, 95, 95)  # Haar's box in skimage's 512x512 astronaut
 BACKENDS = ("blazeface", "haar")

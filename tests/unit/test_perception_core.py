@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 import time
 
 import cv2
@@ -207,6 +209,24 @@ async def test_video_worker_reports_a_pipeline_that_cannot_load() -> None:
     ) as w:
         await asyncio.sleep(0.2)
     assert statuses[-1] == "failed" and not w.alive
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="needs per-thread priorities (Linux)")
+async def test_video_worker_runs_at_lower_priority_than_the_voice_pipeline() -> None:
+    """Analysis yields the CPU to speech recognition and synthesis on a busy machine."""
+    seen: list[int] = []
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    class Probe(_SlowPipeline):
+        def analyse(self, frame, t):  # type: ignore[no-untyped-def]
+            seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            return super().analyse(frame, t)
+
+    async with VideoWorker(lambda: Probe(0), on_result=lambda r: None, fps=100) as worker:
+        worker.submit(_jpeg(), 0.0)
+        await asyncio.sleep(0.3)
+    assert seen and seen[0] == min(19, base + 10)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # loop untouched
 
 
 @pytest.mark.parametrize("data", [b"", b"\xff\xd8garbage", b"x" * 3_000_000])
