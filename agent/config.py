@@ -96,6 +96,9 @@ class VoiceSettings(BaseModel):
     min_interruption_s: float = Field(default=0.6, ge=0.1, le=5)
     hold_prompt_after_s: float = Field(default=25.0, ge=5, le=300)
     """After "let me think", prompt gently if the candidate is still silent this long."""
+    no_answer_after_s: float = Field(default=30.0, ge=5, le=600)
+    """Silence after a question (nothing said at all) this long counts as no answer: the
+    interviewer offers a simpler wording or moves on instead of waiting forever."""
     max_session_minutes: float = Field(default=60.0, ge=1, le=240)
     """Hard cap on a spoken interview's length; it wraps up gracefully when reached."""
     language: str = "en"

@@ -65,6 +65,8 @@ class DeliveryCollector:
     fluency_settings: FluencySettings = field(default_factory=FluencySettings)
     camera_enabled: bool = False
     _pieces: list[HeardPiece] = field(default_factory=list)
+    _texts: list[tuple[float, str]] = field(default_factory=list)
+    _consumed: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=64))
     _frames: collections.deque[FrameAnalysis] = field(
         default_factory=lambda: collections.deque(maxlen=MAX_FRAMES)
     )
@@ -79,6 +81,8 @@ class DeliveryCollector:
 
     def add_piece(self, piece: HeardPiece) -> None:
         """Keep a transcribed piece of the current answer (memory only)."""
+        if piece.text:
+            self._texts.append((piece.t0, piece.text))
         self._pieces.append(piece)
         total = sum(len(p.pcm) / p.sample_rate for p in self._pieces)
         while len(self._pieces) > 1 and total > MAX_ANSWER_AUDIO_S:
@@ -91,7 +95,33 @@ class DeliveryCollector:
 
     def discard(self) -> None:
         """Forget the pieces heard so far (e.g. a hold request, not an answer)."""
+        self._consumed.extend(t for _, t in self._texts)
         self._pieces.clear()
+        self._texts.clear()
+
+    @property
+    def heard_text(self) -> str:
+        """Everything transcribed of the current answer so far, in the order it was said."""
+        return " ".join(t for _, t in sorted(self._texts, key=lambda x: x[0]))
+
+    def take_text(self) -> str:
+        """The current answer's transcript; its pieces count as used from now on."""
+        text = self.heard_text
+        self._consumed.extend(t for _, t in self._texts)
+        self._texts.clear()
+        return text
+
+    def fresh_text(self, text: str) -> str:
+        """``text`` without the pieces already used in an earlier answer.
+
+        A transcript that finishes after its answer was submitted (a slow machine) still
+        reaches the voice session as a late turn; its words already counted and must not
+        become the answer to the next question.
+        """
+        for used in self._consumed:
+            if used and used in text:
+                text = text.replace(used, " ", 1)
+        return " ".join(text.split())
 
     async def measure_answer(self) -> tuple[dict[str, Any] | None, tuple[float, float] | None]:
         """Measure the answer made of the pieces heard since the last call, then forget them.

@@ -110,10 +110,17 @@ class AudioHarness:
         await self.voice.aclose()
 
     async def speak(self, pcm: bytes) -> float:
-        """Play candidate audio in real time; returns when its last frame has been consumed."""
-        self.mic.push_pcm(pcm)
-        duration = len(pcm) / 2 / RATE
-        await asyncio.sleep(duration)
+        """Play candidate audio in real time; returns when its last frame has been consumed.
+
+        The audio is fed half a second at a time, as a browser streams it, so answers longer
+        than the microphone queue (which drops the oldest audio when a session falls far
+        behind) arrive whole.
+        """
+        chunk = RATE  # bytes in 0.5 s of 16-bit mono audio
+        for i in range(0, len(pcm), chunk):
+            self.mic.push_pcm(pcm[i : i + chunk])
+            while self.mic.pending_seconds > 1.0:  # noqa: ASYNC110  # the session's reader drains it
+                await asyncio.sleep(FRAME_MS / 1000)
         while self.mic.pending_seconds > 0:  # noqa: ASYNC110  # the session's reader drains it
             await asyncio.sleep(FRAME_MS / 1000)
         return time.monotonic()

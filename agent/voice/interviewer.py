@@ -61,6 +61,7 @@ class InterviewerAgent(Agent):
         spoken: SpokenReference | None = None,
         on_finished: Callable[[Step], None] | None = None,
         hold_prompt_after_s: float = 25.0,
+        no_answer_after_s: float = 30.0,
         continue_wait_s: float = 2.5,
         transcribing: Callable[[], bool] | None = None,
         max_transcript_wait_s: float = 20.0,
@@ -76,6 +77,8 @@ class InterviewerAgent(Agent):
         self._lock = asyncio.Lock()
         self._hold_prompt_after_s = hold_prompt_after_s
         self._hold_task: asyncio.Task[None] | None = None
+        self._no_answer_after_s = no_answer_after_s
+        self._silence_task: asyncio.Task[None] | None = None
         self.answers_submitted = 0
         self.finished = False
         self._partial: list[str] = []
@@ -124,6 +127,10 @@ class InterviewerAgent(Agent):
     async def _handle_turn(self, text: str) -> None:
         if self.finished or self._pending is None:
             return
+        if self.collector is not None:
+            text = self.collector.fresh_text(text)
+            if not text:
+                return  # a late transcript of an answer already submitted
         kind = classify_utterance(text)
         self._emit({"type": "user_said", "text": text, "kind": kind, "t": time.monotonic()})
         if kind != "answer" and not self._partial and self.collector is not None:
@@ -146,6 +153,13 @@ class InterviewerAgent(Agent):
             if not self._user_speaking:
                 self._partial_task = asyncio.create_task(self._submit_partial_later())
             return
+        if self._transcribing():
+            # Speech already heard is still being transcribed (a long answer on a slow
+            # machine): the answer is not complete until those words are in.
+            self._partial = [text]
+            if not self._user_speaking:
+                self._partial_task = asyncio.create_task(self._submit_when_transcribed())
+            return
         self._partial = []
         await self._submit(text)
 
@@ -153,6 +167,36 @@ class InterviewerAgent(Agent):
         """The candidate started speaking again: a held partial answer keeps waiting."""
         self._user_speaking = True
         self._cancel_partial()
+        self._cancel_silence()
+
+    def listening(self) -> None:
+        """The interviewer stopped talking: start waiting for an answer (not forever)."""
+        self._cancel_silence()
+        if self._pending is None or self.finished or self._user_speaking or self._partial:
+            return
+        self._silence_task = asyncio.create_task(self._no_answer_later())
+
+    def cancel_timers(self) -> None:
+        """Stop every pending wait (the session is closing)."""
+        self._cancel_hold_prompt()
+        self._cancel_silence()
+        self._cancel_partial()
+
+    def _cancel_silence(self) -> None:
+        if self._silence_task is not None:
+            self._silence_task.cancel()
+            self._silence_task = None
+
+    async def _no_answer_later(self) -> None:
+        await asyncio.sleep(self._no_answer_after_s)
+        if self._transcribing() or self._user_speaking or self._hold_task is not None:
+            return  # speech is on its way, or the candidate asked for time (the hold prompt)
+        async with self._lock:
+            if self.finished or self._pending is None or self._partial or self._user_speaking:
+                return
+            self._silence_task = None
+            self._emit({"type": "no_answer", "after_s": self._no_answer_after_s})
+            await self._submit("")
 
     def user_paused(self) -> None:
         """The candidate stopped speaking: re-arm the wait for a held partial answer."""
@@ -181,7 +225,25 @@ class InterviewerAgent(Agent):
                 self._partial_task = None
                 await self._submit(text)
 
+    async def _submit_when_transcribed(self) -> None:
+        deadline = time.monotonic() + self._max_transcript_wait_s
+        while self._transcribing() and time.monotonic() < deadline:  # noqa: ASYNC110  # a polled counter
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)  # let the last transcript reach the session
+        async with self._lock:
+            if self._partial and not self.finished and not self._user_speaking:
+                text = " ".join(self._partial)
+                self._partial = []
+                self._partial_task = None
+                await self._submit(text)
+
     async def _submit(self, text: str) -> None:
+        if self.collector is not None:
+            heard = self.collector.take_text()
+            # Our own pieces hold every word transcribed for this answer, including words
+            # the session's turn missed because they were transcribed after it ended.
+            if len(heard.split()) > len(text.split()):
+                text = heard
         self._emit({"type": "answer_submitted", "text": text})
         delivery: dict[str, Any] | None = None
         span: tuple[float, float] | None = None
@@ -211,6 +273,7 @@ class InterviewerAgent(Agent):
 
     async def _hold_prompt(self) -> None:
         await asyncio.sleep(self._hold_prompt_after_s)
+        self._hold_task = None
         if self._pending is not None and not self.finished:
             self._say("Whenever you're ready. " + self._pending.question)
 
@@ -225,6 +288,7 @@ class InterviewerAgent(Agent):
     async def _finish(self, step: Step) -> None:
         self.finished = True
         self._cancel_hold_prompt()
+        self._cancel_silence()
         if step.say:
             self._say(step.say, allow_interruptions=False)
         self._emit(

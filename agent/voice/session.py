@@ -121,6 +121,7 @@ class VoiceInterview:
             spoken=self.spoken,
             on_finished=on_finished,
             hold_prompt_after_s=settings.voice.hold_prompt_after_s,
+            no_answer_after_s=settings.voice.no_answer_after_s,
             continue_wait_s=max(
                 0.5, settings.voice.answer_pause_s - settings.voice.min_endpointing_s
             ),
@@ -158,6 +159,8 @@ class VoiceInterview:
             self._spoke_until = time.monotonic()
         self._agent_state = ev.new_state
         self._emit({"type": "agent_state", "state": ev.new_state})
+        if ev.new_state == "listening":
+            self.agent.listening()
 
     def _recently_speaking(self, tail_s: float = 0.8) -> bool:
         """Whether the interviewer is speaking or just stopped (echo may still arrive)."""
@@ -238,6 +241,7 @@ class VoiceInterview:
         """Stop the session; the interview stays checkpointed and can be continued."""
         if self._cap_task is not None:
             self._cap_task.cancel()
+        self.agent.cancel_timers()
         if self.video is not None:
             await self.video.aclose()
         await self.session.aclose()

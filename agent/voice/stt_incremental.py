@@ -44,12 +44,14 @@ class HeardPiece:
         pcm: Mono int16 samples.
         sample_rate: Their rate.
         words: (text, start, end) with times in seconds from ``t0``.
+        text: The piece's transcript, exactly as passed on as a final transcript.
     """
 
     t0: float
     pcm: npt.NDArray[np.int16]
     sample_rate: int
     words: tuple[tuple[str, float, float], ...]
+    text: str = ""
 
 
 class IncrementalSTT(stt.STT[Any]):
@@ -160,7 +162,9 @@ def _heard(frame: rtc.AudioFrame, data: stt.SpeechData, t0: float) -> HeardPiece
         for w in data.words or ()
         if utils.is_given(w.start_time) and utils.is_given(w.end_time)
     )
-    return HeardPiece(t0=t0, pcm=pcm, sample_rate=frame.sample_rate, words=words)
+    return HeardPiece(
+        t0=t0, pcm=pcm, sample_rate=frame.sample_rate, words=words, text=data.text.strip()
+    )
 
 
 def _duration(frames: list[rtc.AudioFrame]) -> float:
@@ -202,31 +206,33 @@ class _IncrementalStream(stt.RecognizeStream):
     async def _run(self) -> None:
         p = self._parent
         vad_stream = p._vad.stream()
-        preroll: collections.deque[rtc.AudioFrame] = collections.deque()
-        preroll_t: collections.deque[float] = collections.deque()  # arrival times
-        seg: list[rtc.AudioFrame] = []
-        seg_t0 = 0.0  # arrival time of seg[0]
+        # Every input frame with its position in the stream (seconds) and arrival time. The
+        # VAD may lag the input on a busy machine, so speech is located by stream position
+        # (the VAD's own processed audio), never by "what arrived recently".
+        buf: collections.deque[tuple[float, float, rtc.AudioFrame]] = collections.deque()
+        in_pos = 0.0  # stream position after the last input frame
+        vad_pos = 0.0  # stream position the VAD has processed up to
         in_speech = False
-        cut_index = 0  # frames of `seg` already sent for transcription
-        cut_offset = 0.0  # seconds of `seg` already sent
+        seg_start = 0.0  # stream position where the current utterance (with preroll) starts
+        cut_pos = 0.0  # stream position up to which the utterance was sent for transcription
         pieces: asyncio.Queue[tuple[list[rtc.AudioFrame], float, float] | None] = asyncio.Queue()
 
         async def forward_input() -> None:
-            nonlocal seg
+            nonlocal in_pos
             async for item in self._input_ch:
                 if isinstance(item, self._FlushSentinel):
                     vad_stream.flush()
                     continue
                 vad_stream.push_frame(item)
-                if in_speech:
-                    seg.append(item)
-                else:
-                    preroll.append(item)
-                    preroll_t.append(time.monotonic())
-                    while preroll and _duration(list(preroll)) > p.preroll_s:
-                        preroll.popleft()
-                        preroll_t.popleft()
+                buf.append((in_pos, time.monotonic(), item))
+                in_pos += item.samples_per_channel / item.sample_rate
             vad_stream.end_input()
+
+        def trim() -> None:
+            """Forget audio the VAD has passed that no utterance can still need."""
+            keep_from = (seg_start if in_speech else vad_pos) - p.preroll_s - 0.5
+            while buf and buf[0][0] + _duration([buf[0][2]]) < keep_from:
+                buf.popleft()
 
         backlog = 0  # this stream's share of the parent's backlog
 
@@ -235,36 +241,34 @@ class _IncrementalStream(stt.RecognizeStream):
             backlog += delta
             p._backlog += delta
 
-        def cut(upto: int) -> None:
-            nonlocal cut_index, cut_offset
-            piece = seg[cut_index:upto]
-            if piece:
+        def cut(upto: float) -> None:
+            nonlocal cut_pos
+            chosen = [(pos, at, f) for pos, at, f in buf if cut_pos <= pos < upto]
+            if chosen:
                 track(1)
-                pieces.put_nowait((piece, cut_offset, seg_t0 + cut_offset))
-                cut_offset += _duration(piece)
-                cut_index = upto
+                frames = [f for _, _, f in chosen]
+                pieces.put_nowait((frames, chosen[0][0] - seg_start, chosen[0][1]))
+                cut_pos = chosen[-1][0] + _duration([frames[-1]])
+            else:
+                cut_pos = max(cut_pos, upto)
 
         async def watch_vad() -> None:
-            nonlocal in_speech, seg, cut_index, cut_offset, seg_t0
+            nonlocal in_speech, seg_start, cut_pos, vad_pos
             async for ev in vad_stream:
+                if ev.type == VADEventType.INFERENCE_DONE:
+                    vad_pos += _duration(ev.frames)
                 if ev.type == VADEventType.START_OF_SPEECH:
                     in_speech = True
                     track(1)
-                    seg = list(preroll)
-                    seg_t0 = preroll_t[0] if preroll_t else time.monotonic()
-                    preroll.clear()
-                    preroll_t.clear()
-                    cut_index, cut_offset = 0, 0.0
+                    seg_start = max(
+                        buf[0][0] if buf else 0.0, vad_pos - ev.speech_duration - p.preroll_s
+                    )
+                    cut_pos = seg_start
                     self._event_ch.send_nowait(stt.SpeechEvent(stt.SpeechEventType.START_OF_SPEECH))
                 elif ev.type == VADEventType.INFERENCE_DONE and in_speech:
-                    pending = _duration(seg[cut_index:])
+                    pending = vad_pos - cut_pos
                     if ev.silence_duration >= p.pause_s and pending >= p.chunk_min_s:
-                        # Cut in the middle of the pause (the VAD lags the input slightly).
-                        back = ev.silence_duration / 2 + 0.05
-                        upto = len(seg)
-                        while upto > cut_index and _duration(seg[upto:]) < back:
-                            upto -= 1
-                        cut(upto)
+                        cut(vad_pos - ev.silence_duration / 2)  # the middle of the pause
                 elif ev.type == VADEventType.END_OF_SPEECH and in_speech:
                     in_speech = False
                     track(-1)
@@ -274,9 +278,8 @@ class _IncrementalStream(stt.RecognizeStream):
                             stt.SpeechEventType.END_OF_SPEECH, speech_end_time=speech_end
                         )
                     )
-                    cut(len(seg))
-                    seg = []
-                    cut_index, cut_offset = 0, 0.0
+                    cut(vad_pos)
+                trim()
             pieces.put_nowait(None)
 
         async def transcribe() -> None:

@@ -141,3 +141,26 @@ async def test_let_me_think_waits_quietly(runtime, voice, settings, brain, mini_
             assert h.voice.agent.answers_submitted == 0
         finally:
             await h.aclose()
+
+
+async def test_silence_after_a_question_is_no_answer_not_a_hang(
+    runtime, settings, brain, mini_flow
+) -> None:  # type: ignore[no-untyped-def]
+    """A candidate who says nothing gets a simpler wording, then the interview moves on."""
+    quiet = settings.model_copy(
+        update={"voice": settings.voice.model_copy(update={"no_answer_after_s": 5.0})}
+    )
+    async with open_runner(quiet, brain=brain, durable=False, use_db=False) as runner:
+        h = await harness(runtime, quiet, brain, mini_flow, runner)
+        try:
+            t0 = await h.wait_listening(within=90)
+            h.mic.push_pcm(silence(12.0))  # an open microphone in a quiet room
+            no_answer = await h.wait_for(lambda e: e["type"] == "no_answer", within=20, after=t0)
+            assert no_answer["at"] - t0 >= 4.5
+            said = await h.wait_for(lambda e: e["type"] == "agent_said", within=30, after=t0)
+            step = await runner.current("v")
+            assert step.turn == 1 and step.kind == "follow_up", said["text"]
+            state = await runner.values("v")
+            assert state["turns"][0]["answer"] == "" and state["pending"]["target"] == "rephrase"
+        finally:
+            await h.aclose()
