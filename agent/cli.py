@@ -559,6 +559,89 @@ def report(
         _print_summary(data, json_path, html_path)
 
 
+@eval_app.command("personas")
+@_friendly_errors
+def eval_personas(
+    flow: Annotated[
+        list[str] | None,
+        typer.Option(help="Flow id or YAML file (repeatable); default: every shipped flow."),
+    ] = None,
+    persona: Annotated[
+        list[str] | None, typer.Option(help="Persona name (repeatable); default: all.")
+    ] = None,
+    audio: Annotated[
+        bool,
+        typer.Option(
+            "--audio",
+            help="Voice the personas through the real voice pipeline (slow; default flow: "
+            "backend).",
+        ),
+    ] = False,
+    max_turns: Annotated[
+        int, typer.Option(min=1, max=40, help="Audio mode: answers per interview before End.")
+    ] = 2,
+) -> None:
+    """Run scripted candidates through the interviewer and check its policy invariants.
+
+    Coaches: pass your own flow file with --flow to dry-run it before publishing.
+    """
+    from agent.coach.loader import resolve_flow, shipped_flows
+    from agent.interview import open_runner
+    from agent.selftest.battery import run_text_battery
+    from agent.selftest.personas import PERSONAS
+
+    settings = _settings()
+    if flow:
+        flows = [resolve_flow(f) for f in flow]
+    elif audio:
+        flows = [shipped_flows()["backend"]]
+    else:
+        flows = list(shipped_flows().values())
+    unknown = [p for p in persona or [] if p not in PERSONAS]
+    if unknown:
+        raise ConfigError(
+            f"unknown persona(s) {', '.join(unknown)}: choose from {', '.join(PERSONAS)}"
+        )
+
+    async def run() -> Any:
+        if audio:
+            from agent.selftest.audio import run_audio_battery
+
+            return await run_audio_battery(settings, flows, persona or None, max_turns=max_turns)
+        async with open_runner(settings, durable=False, use_db=False) as runner:
+            return await run_text_battery(runner, flows, persona or None)
+
+    result = asyncio.run(run())
+    names = result.invariants
+    table = Table(title="Persona battery" + (" (audio)" if audio else ""))
+    table.add_column("case", no_wrap=True)
+    table.add_column("score", justify="right")
+    for i in range(len(names)):
+        table.add_column(str(i + 1), justify="center")
+    for case in result.cases:
+        checks = result.violations.get(case.key, {})
+        marks = [
+            "-" if name not in checks else ("FAIL" if checks[name] else "ok") for name in names
+        ]
+        score = "-" if case.score is None else f"{case.score:.0f}"
+        table.add_row(case.key, score, *marks)
+    wide = Console(width=max(120, out.width))
+    wide.print(table)
+    out.print("Invariants: " + ", ".join(f"{i + 1} {n}" for i, n in enumerate(names)))
+    for key, checks in result.violations.items():
+        for name, lines in checks.items():
+            for line in lines:
+                out.print(f"FAIL {key} {name}: {line}")
+    summary = result.summary()
+    out.print(
+        f"{summary['cases']} case(s), {summary['violations']} violation(s) "
+        f"over {len(names)} invariants"
+    )
+    out.print("RESULT " + json.dumps(summary))
+    if summary["violations"]:
+        raise typer.Exit(1)
+
+
 @eval_app.command("stt")
 @_friendly_errors
 def eval_stt(

@@ -145,7 +145,7 @@ def summarise_interview(questions: Sequence[ScoredQuestion]) -> InterviewSummary
         )
     if core and sum(q.features.has_example for q in core) / n < 0.4:
         improvements.append(
-            "Use specific examples (“At my last job, when…”) instead of general statements."
+            "Use specific examples (‘At my last job, when…’) instead of general statements."
         )
     short = [q for q in core if "too_short" in q.features.flags and q not in non]
     if len(short) >= 2:
@@ -157,7 +157,7 @@ def summarise_interview(questions: Sequence[ScoredQuestion]) -> InterviewSummary
         improvements.append("Some answers ran long; lead with the point, then give one example.")
     if sum(q.features.hedge_count for q in answered) >= 6:
         improvements.append(
-            "Cut hedges like “maybe” and “I guess”: state what you did and what you think."
+            "Cut hedges like ‘maybe’ and ‘I guess’: state what you did and what you think."
         )
     if any("off_topic" in q.features.flags for q in questions):
         improvements.append("Answer the question asked first, then add context.")

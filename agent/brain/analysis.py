@@ -143,6 +143,9 @@ class TextFacts:
     """The answer with injected instructions removed."""
     words: tuple[str, ...]
     sentences: tuple[str, ...]
+    pairs: tuple[str, ...]
+    """Two sentences that follow each other in the answer as said (a point spread over two
+    sentences still matches; evidence quoted from a pair is a real span)."""
     injection: bool
     non_answer: bool
     evasive: bool
@@ -168,7 +171,13 @@ def text_facts(answer: str, vocabulary: frozenset[str] = frozenset()) -> TextFac
         vocabulary: Lower-case known English words (whole words); enables gibberish detection.
     """
     raw_sents = sentences_of(answer)
-    kept = [s for s in raw_sents if not _INJECTION.search(s)]
+    is_kept = [not _INJECTION.search(s) for s in raw_sents]
+    kept = [s for s, k in zip(raw_sents, is_kept, strict=True) if k]
+    pairs = tuple(
+        f"{raw_sents[i]} {raw_sents[i + 1]}"
+        for i in range(len(raw_sents) - 1)
+        if is_kept[i] and is_kept[i + 1]
+    )
     injection = len(kept) != len(raw_sents)
     clean = " ".join(kept)
     words = tuple(words_of(clean))
@@ -197,19 +206,13 @@ def text_facts(answer: str, vocabulary: frozenset[str] = frozenset()) -> TextFac
         clean_text=clean,
         words=words,
         sentences=tuple(kept),
+        pairs=pairs,
         injection=injection,
         non_answer=non_answer and not gibberish,
         evasive=evasive,
         gibberish=gibberish,
         off_language=off_language and not gibberish,
     )
-
-
-def _spans(sentences: Sequence[str]) -> list[str]:
-    """Sentences plus adjacent pairs, so a point spread over two sentences still matches."""
-    spans = list(sentences)
-    spans += [f"{a} {b}" for a, b in zip(sentences, sentences[1:], strict=False)]
-    return spans
 
 
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "er", "ed", "es", "s", "e", "y")
@@ -291,7 +294,7 @@ def analyse_answer(
     if usable:
         sents = sentences or [facts.clean_text]
         kp_texts = [_rubric_to_content(k.text) for k in key_points]
-        pair_spans = [f"{a} {b}" for a, b in zip(sents, sents[1:], strict=False)]
+        pair_spans = list(facts.pairs)
         texts = [question, *kp_texts, *sents, *pair_spans]
         vecs = encoder.encode(texts)
         q_vec = vecs[0]

@@ -723,3 +723,44 @@ def test_saved_simulation_shows_in_history_and_report(runner: CliRunner, tmp_pat
     assert rep.exit_code == 0, rep.stderr
     assert load_report(again) == load_report(out)
     assert "Report written to" in rep.stdout
+
+
+def test_eval_personas_on_a_coach_flow_file(runner: CliRunner, tmp_path: Path) -> None:
+    """A coach dry-runs a flow file of their own against a few personas."""
+    flow = MINI_FLOW
+    result = invoke(
+        runner,
+        [
+            "eval",
+            "personas",
+            "--flow",
+            str(flow),
+            "--persona",
+            "strong",
+            "--persona",
+            "weak",
+            "--persona",
+            "empty",
+            "--persona",
+            "injection",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("RESULT ")
+    data = json.loads(last.removeprefix("RESULT "))
+    assert data["cases"] == 4 and data["violations"] == 0
+    assert data["invariants"]["score_order"] == {"pass": 1, "fail": 0}
+    assert data["invariants"]["injection_inert"] == {"pass": 1, "fail": 0}
+    assert set(data["scores"]["mini"]) == {"strong", "weak", "empty", "injection"}
+
+
+def test_eval_personas_rejects_unknown_personas_and_bad_flows(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = invoke(runner, ["eval", "personas", "--flow", "backend", "--persona", "nobody"])
+    assert result.exit_code != 0 and "unknown persona" in result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad\ntitle: Bad\nsections: nope\n")
+    result = invoke(runner, ["eval", "personas", "--flow", str(bad)])
+    assert result.exit_code != 0 and "bad.yaml" in result.output

@@ -1,0 +1,1 @@
+"""The interviewer tests itself: scripted personas, policy invariants, text and audio runs."""
