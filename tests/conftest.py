@@ -85,6 +85,23 @@ def mini_flow():  # type: ignore[no-untyped-def]
     return load_flow_file(DATA / "mini_flow.yaml")
 
 
+@pytest.fixture
+def client(settings, brain):  # type: ignore[no-untyped-def]
+    """The app in-process (HTTP only: no voice runtime is built)."""
+    from fastapi.testclient import TestClient
+
+    from agent.api.app import create_app
+    from agent.interview import open_runner
+    from agent.voice.session import VoiceRuntime
+
+    no_voice = VoiceRuntime(stt=None, tts=None, vad=None, turn_detector=None)  # type: ignore[arg-type]  # HTTP-only tests never open audio
+    app = create_app(
+        settings, runtime=no_voice, runner_factory=lambda: open_runner(settings, brain=brain)
+    )
+    with TestClient(app) as c:
+        yield c
+
+
 @dataclass
 class Served:
     """A running `interviewer serve` subprocess with its own data directory."""

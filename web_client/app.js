@@ -15,7 +15,28 @@ class InterviewClient {
 
   setupEventListeners() {
     this.el.form.addEventListener("submit", (e) => { e.preventDefault(); this.start(); });
+    for (const input of document.querySelectorAll("input[type=file][data-target]")) {
+      input.addEventListener("change", () => this.upload(input));
+    }
     this.el.end.addEventListener("click", () => this.send({ type: "end" }));
+  }
+
+  async upload(input) {
+    // The file is read on the server in memory and only its text comes back into the form.
+    const status = document.getElementById("upload-status");
+    const file = input.files && input.files[0];
+    if (!file) return;
+    status.className = "small"; status.textContent = `Reading ${file.name}…`;
+    try {
+      const res = await fetch(`/api/documents?name=${encodeURIComponent(file.name)}`, { method: "POST", body: file,
+        headers: { "content-type": "application/octet-stream" } });
+      const data = await res.json().catch(() => ({}));
+      if (!res.ok) throw new Error(data.detail || data.error || `Could not read ${file.name}.`);
+      document.getElementById(input.dataset.target).value = data.text;
+      status.textContent = `Read ${data.words} words from ${data.name}. You can edit the text before starting.`;
+    } catch (e) {
+      status.className = "small error"; status.textContent = e.message; input.value = "";
+    }
   }
 
   async loadFlows() {

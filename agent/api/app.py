@@ -29,6 +29,7 @@ from sqlmodel import Session
 from agent.brain.types import CandidateProfile
 from agent.coach.loader import flow_for_role, resolve_flow, shipped_flows
 from agent.config import Settings
+from agent.documents import MAX_UPLOAD_BYTES, DocumentError, document_text
 from agent.errors import FlowError, InterviewerError, SessionNotFoundError
 from agent.interview import InterviewRunner, Step, open_runner
 from agent.report.html import render_html
@@ -163,6 +164,34 @@ def create_app(
             for f in shipped_flows().values()
         ]
 
+    @app.post("/api/documents")
+    async def upload_document(request: Request, name: str = "upload") -> dict[str, Any]:
+        """A résumé or job description (TXT, PDF, DOCX) sent as the raw body → its text.
+
+        Read in memory up to the limit (never spooled to disk) and parsed off the event loop.
+        """
+        name = Path(name).name[:120] or "upload"
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
+            raise HTTPException(
+                413,
+                f"{name}: the file is too large; the limit is {MAX_UPLOAD_BYTES // 1_000_000} MB",
+            )
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > MAX_UPLOAD_BYTES:
+                raise HTTPException(
+                    413,
+                    f"{name}: the file is too large; the limit is "
+                    f"{MAX_UPLOAD_BYTES // 1_000_000} MB",
+                )
+        try:
+            text = await asyncio.to_thread(document_text, bytes(data), name)
+        except DocumentError as e:
+            raise HTTPException(422, str(e)) from None
+        return {"name": name, "text": text, "words": len(text.split())}
+
     @app.post("/api/interviews")
     async def start(request: Request) -> dict[str, Any]:
         state = st(request)
@@ -244,6 +273,21 @@ def create_app(
     async def report_html(sid: str, request: Request) -> HTMLResponse:
         return HTMLResponse(render_html(_report(st(request), sid)))
 
+    @app.get("/history", response_class=HTMLResponse)
+    async def history_page() -> FileResponse:
+        return FileResponse(WEB_CLIENT / "history.html")
+
+    @app.get("/api/history")
+    async def history(request: Request, limit: int = 100) -> dict[str, Any]:
+        return await asyncio.to_thread(_history, st(request), max(1, min(limit, 500)))
+
+    @app.get("/interviews/{sid}/report.json")
+    async def report_download(sid: str, request: Request) -> JSONResponse:
+        return JSONResponse(
+            _report(st(request), sid),
+            headers={"content-disposition": f'attachment; filename="report-{sid}.json"'},
+        )
+
     @app.websocket("/ws/interviews/{sid}")
     async def interview_ws(ws: WebSocket, sid: str) -> None:
         state = st(ws)
@@ -310,6 +354,23 @@ def _report(state: AppState, sid: str) -> dict[str, Any]:
     if data is None:
         raise HTTPException(409, "the interview has not finished yet")
     return data
+
+
+def _history(state: AppState, limit: int) -> dict[str, Any]:
+    from agent.report.history import history_summary
+    from agent.store.db import make_engine
+
+    engine = make_engine(state.settings.database_url)
+    try:
+        with Session(engine) as db:
+            finished = []
+            for row in repo.list_sessions(session=db, limit=limit):
+                report = repo.load_report(session=db, session_id=row.id)
+                if report is not None:
+                    finished.append((row.id, row.created_at, report))
+    finally:
+        engine.dispose()
+    return history_summary(finished)
 
 
 async def _run_live(state: AppState, ws: WebSocket, sid: str) -> None:

@@ -72,6 +72,7 @@ async def build_report(state: InterviewState, brain: InterviewBrain) -> dict[str
                 kind=t["kind"],
                 question_id=t["qid"],
                 section=plan.get(t["qid"], {}).get("section_title", ""),
+                skills=list(plan.get(t["qid"], {}).get("skills", [])),
                 question=t["question"],
                 said=t["say"],
                 answer=t["answer"],

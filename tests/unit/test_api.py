@@ -3,22 +3,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from agent.api.app import create_app
-from agent.interview import open_runner
-from agent.voice.session import VoiceRuntime
-
 pytestmark = pytest.mark.unit
-
-NO_VOICE = VoiceRuntime(stt=None, tts=None, vad=None, turn_detector=None)  # type: ignore[arg-type]  # HTTP-only tests never open audio
-
-
-@pytest.fixture
-def client(settings, brain):  # type: ignore[no-untyped-def]
-    app = create_app(
-        settings, runtime=NO_VOICE, runner_factory=lambda: open_runner(settings, brain=brain)
-    )
-    with TestClient(app) as c:
-        yield c
 
 
 def start(client: TestClient, **kw):  # type: ignore[no-untyped-def]

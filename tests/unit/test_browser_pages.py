@@ -1,0 +1,189 @@
+"""The start page's uploads, the report page's charts and the history page, in a real browser.
+
+Playwright drives Debian's chromium against `interviewer serve`. Finished interviews are seeded
+into the server's own database through the real interview runner (spoken delivery figures
+included), so the pages show what a candidate would see after practising.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from tests.conftest import Served
+
+pytestmark = [pytest.mark.unit, pytest.mark.slow]
+
+CHROMIUM = shutil.which("chromium")
+sys.path.insert(0, str(Path(__file__).parent))
+from test_documents import make_docx, make_pdf  # noqa: E402
+
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+GOOD = (
+    "In my last role I owned the orders API in Python and PostgreSQL. Requests were slow, so I "
+    "profiled them, added an index and a cache, and p95 latency fell from 900 to 120 ms."
+)
+
+
+def seed(served: Served, encoder_and_vocab: Any, sessions: list[tuple[str, str, float]]) -> None:
+    """Finished spoken interviews in the server's database: (id, answer, wpm) each."""
+    from agent.brain.offline import OfflineBrain
+    from agent.brain.types import CandidateProfile
+    from agent.coach.loader import shipped_flows
+    from agent.config import Settings
+    from agent.interview import open_runner
+
+    settings = Settings(_env_file=None, data_dir=served.data_dir)  # type: ignore[call-arg]
+    enc, vocab = encoder_and_vocab
+    brain = OfflineBrain(encoder=enc, scoring=settings.scoring, vocabulary=vocab)
+
+    async def run() -> None:
+        async with open_runner(settings, brain=brain, durable=False, use_db=True) as runner:
+            for sid, answer, wpm in sessions:
+                step = await runner.start(
+                    session_id=sid, flow=shipped_flows()["backend"], profile=CandidateProfile()
+                )
+                t = 5.0
+                for _ in range(3):
+                    delivery = {
+                        "fluency": {
+                            "status": "ok",
+                            "wpm": wpm,
+                            "fillers_per_min": 2.5,
+                            "long_pauses": 1,
+                            "repetition_count": 0,
+                            "pace": "ok",
+                            "events": [
+                                {"kind": "filler", "start": t + 2, "end": t + 2.3, "detail": "um"}
+                            ],
+                        },
+                        "presence": {
+                            "status": "ok",
+                            "eye_contact_ratio": 0.62,
+                            "look_away": [{"start": t + 4, "end": t + 6}],
+                        },
+                    }
+                    step = await runner.answer(sid, answer, delivery=delivery, span=(t, t + 25))
+                    t += 40
+                    if step.finished:
+                        break
+                if not step.finished:
+                    await runner.end(sid)
+
+    # Playwright's sync API runs its own event loop in this thread: seed from another one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
+
+
+@pytest.fixture
+def page(served: Served):  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        pg = browser.new_page()
+        try:
+            yield pg
+        except Exception:
+            pg.screenshot(path=str(served.data_dir.parent / "failure.png"))
+            raise
+        finally:
+            browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make setup)")
+def test_upload_a_resume_and_get_clear_errors_for_bad_files(
+    page: Any, served: Served, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    pdf = tmp_path / "cv.pdf"
+    pdf.write_bytes(make_pdf(["Jane Doe", "Backend engineer, Python and PostgreSQL"]))
+    docx = tmp_path / "jd.docx"
+    docx.write_bytes(make_docx(["We need a backend engineer", "Kafka and Go are a plus"]))
+    junk = tmp_path / "photo.pdf"
+    junk.write_bytes(b"%PDF-1.4 this is not really a pdf" + bytes(range(256)))
+    big = tmp_path / "huge.txt"
+    big.write_bytes(b"word " * 500_000)
+    page.goto(served.base + "/")
+    status = page.locator("#upload-status")
+    page.set_input_files("#resume-file", str(pdf))
+    expect(page.locator("#resume")).to_have_value(
+        "Jane Doe\nBackend engineer, Python and PostgreSQL"
+    )
+    expect(status).to_contain_text("Read 7 words from cv.pdf")
+    page.set_input_files("#jd-file", str(docx))
+    expect(page.locator("#jd")).to_have_value("We need a backend engineer\nKafka and Go are a plus")
+    page.set_input_files("#resume-file", str(junk))
+    expect(status).to_contain_text("photo.pdf: the PDF could not be read")
+    expect(page.locator("#resume")).to_have_value(
+        "Jane Doe\nBackend engineer, Python and PostgreSQL"
+    )
+    page.set_input_files("#jd-file", str(big))
+    expect(status).to_contain_text("too large")
+    expect(page.locator("#jd")).to_have_value("We need a backend engineer\nKafka and Go are a plus")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make setup)")
+def test_report_charts_and_history_trends(
+    page: Any, served: Served, encoder_and_vocab: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    seed(served, encoder_and_vocab, [("h1", "I would add an index.", 190.0), ("h2", GOOD, 150.0)])
+    page.goto(served.base + "/interviews/h2/report")
+    expect(page.locator("#pace-chart .bar-wpm")).to_have_count(
+        page.locator("#pace-chart .bar-wpm").count()
+    )
+    assert page.locator("#pace-chart .bar-wpm").count() >= 1
+    assert page.locator("#eye-chart .bar-eyes").count() >= 1
+    assert page.locator("#timeline .tl-answer").count() >= 1
+    assert page.locator("#timeline .tl-filler").count() >= 1
+    assert page.locator("#timeline .tl-look_away").count() >= 1
+    expect(page.locator("#pace-chart")).to_contain_text("150")
+    expect(page.locator(".subscore[data-name=delivery]")).to_be_visible()
+    # every timeline span links to its answer, which exists on the page
+    hrefs = page.locator("#timeline a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    assert hrefs and all(page.locator(h).count() == 1 for h in set(hrefs))
+    with page.expect_download() as dl:
+        page.get_by_role("link", name="Download JSON").click()
+    assert dl.value.suggested_filename == "report-h2.json"
+
+    page.get_by_role("link", name="Your history").click()
+    expect(page.locator("#history-status")).to_contain_text("2 finished interview(s)")
+    charts = page.locator("#metric-charts figure")
+    expect(charts.first).to_be_visible()
+    titles = charts.locator("figcaption").all_text_contents()
+    assert "Overall score" in titles and "Pace (words per minute)" in titles
+    pace = charts.filter(has_text="Pace").locator("svg").get_attribute("aria-label") or ""
+    assert "190" in pace and "150" in pace
+    assert page.locator("#skill-charts figure").count() >= 1
+    rows = page.locator("#past-table tbody tr")
+    expect(rows).to_have_count(2)
+    rows.first.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"/interviews/h[12]/report$"))
+    expect(page.locator("h1")).to_contain_text("practice interview")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make setup)")
+def test_history_with_no_interviews_says_so(page: Any, served: Served) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(served.base + "/history")
+    expect(page.locator("#history-status")).to_contain_text("No finished interviews yet")
