@@ -43,9 +43,13 @@ class InterviewClient {
     try {
       const flows = await (await fetch("/api/flows")).json();
       for (const f of flows) {
-        const o = document.createElement("option"); o.value = f.id; o.textContent = `${f.title} (${f.minutes} min)`;
+        const o = document.createElement("option"); o.value = f.id;
+        o.textContent = `${f.title} (${f.minutes} min)${f.source === "coach" ? " · coach flow" : ""}`;
         this.el.flow.append(o);
       }
+      // A coach's share link (/?flow=id) preselects their flow.
+      const shared = new URLSearchParams(location.search).get("flow");
+      if (shared && flows.some((f) => f.id === shared)) this.el.flow.value = shared;
     } catch (e) { /* the default option still works */ }
   }
 

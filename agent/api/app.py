@@ -27,7 +27,8 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session
 
 from agent.brain.types import CandidateProfile
-from agent.coach.loader import flow_for_role, resolve_flow, shipped_flows
+from agent.coach.library import FlowLibrary, check_flow_text, preview
+from agent.coach.loader import MAX_FLOW_BYTES, flow_for_role
 from agent.config import Settings
 from agent.documents import MAX_UPLOAD_BYTES, DocumentError, document_text
 from agent.errors import FlowError, InterviewerError, SessionNotFoundError
@@ -88,6 +89,7 @@ class AppState:
         self.seen: set[str] = set()
         self.camera: set[str] = set()
         """Interviews whose candidate opted in to camera analysis (this process only)."""
+        self.flows = FlowLibrary(settings.data_dir / "flows")
         self._expression: Any = None
 
     def vision_factory(self) -> Callable[[], VisionPipeline] | None:
@@ -158,11 +160,83 @@ def create_app(
         return FileResponse(WEB_CLIENT / name, media_type=media)
 
     @app.get("/api/flows")
-    async def flows() -> list[dict[str, Any]]:
+    async def flows(request: Request) -> list[dict[str, Any]]:
         return [
-            {"id": f.id, "title": f.title, "role": f.role, "minutes": f.duration_minutes}
-            for f in shipped_flows().values()
+            {
+                "id": f.id,
+                "title": f.title,
+                "role": f.role,
+                "minutes": f.duration_minutes,
+                "source": source,
+            }
+            for f, source in st(request).flows.all()
         ]
+
+    @app.get("/coach", response_class=HTMLResponse)
+    async def coach_page() -> FileResponse:
+        return FileResponse(WEB_CLIENT / "coach.html")
+
+    async def _flow_body(request: Request) -> str:
+        body = await request.body()
+        if len(body) > MAX_FLOW_BYTES:
+            raise HTTPException(413, "the flow is larger than 512 KB")
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HTTPException(422, "the flow must be UTF-8 text") from None
+
+    @app.get("/api/flows/{flow_id}/yaml")
+    async def flow_yaml(flow_id: str, request: Request) -> dict[str, str]:
+        try:
+            return {"id": flow_id, "yaml": st(request).flows.text(flow_id)}
+        except FlowError as e:
+            raise HTTPException(404, str(e)) from None
+
+    @app.post("/api/flows/check")
+    async def flow_check(request: Request) -> dict[str, Any]:
+        checked = await asyncio.to_thread(check_flow_text, await _flow_body(request))
+        return {
+            "ok": checked.flow is not None,
+            "issues": list(checked.issues),
+            "preview": preview(checked.flow) if checked.flow is not None else None,
+        }
+
+    @app.put("/api/flows")
+    async def flow_save(request: Request) -> dict[str, Any]:
+        text = await _flow_body(request)
+        try:
+            flow = await asyncio.to_thread(st(request).flows.save, text)
+        except FlowError as e:
+            raise HTTPException(422, str(e)) from None
+        return {"id": flow.id, "title": flow.title, "share_url": f"/?flow={flow.id}"}
+
+    @app.post("/api/flows/dry-run")
+    async def flow_dry_run(request: Request) -> dict[str, Any]:
+        """The persona battery on an edited flow (the same code as `interviewer eval personas`)."""
+        checked = await asyncio.to_thread(check_flow_text, await _flow_body(request))
+        if checked.flow is None:
+            raise HTTPException(422, "fix the flow's errors before a dry run")
+        from agent.selftest.battery import run_text_battery
+
+        settings = st(request).settings
+        flow = checked.flow
+
+        async def battery() -> Any:
+            async with open_runner(settings, durable=False, use_db=False) as runner:
+                return await run_text_battery(runner, [flow])
+
+        # Its own thread and loop: the models' work must not stall live interviews.
+        result = await asyncio.to_thread(asyncio.run, battery())
+        summary = result.summary()
+        return {
+            **summary,
+            "failures": [
+                {"case": key, "invariant": name, "line": line}
+                for key, per in result.violations.items()
+                for name, lines in per.items()
+                for line in lines
+            ],
+        }
 
     @app.post("/api/documents")
     async def upload_document(request: Request, name: str = "upload") -> dict[str, Any]:
@@ -208,7 +282,7 @@ def create_app(
         if not req.consent:
             raise HTTPException(400, "please confirm the consent notice before starting")
         try:
-            flow = resolve_flow(req.flow) if req.flow else flow_for_role(req.role)
+            flow = state.flows.get(req.flow) if req.flow else flow_for_role(req.role)
         except FlowError as e:
             raise HTTPException(400, str(e)) from None
         try:

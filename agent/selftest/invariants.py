@@ -123,6 +123,10 @@ def _lacked(target: str, last: dict[str, Any], thread: dict[str, Any]) -> bool:
         return i < len(points) and not points[i]["covered"]
     if target.startswith("star:"):
         return star.get(target.split(":", 1)[1]) is False
+    if target == "example":
+        return not thread.get("has_example", False)
+    if target == "numbers":
+        return not thread.get("has_numbers", False)
     rule = target.removeprefix("rule:")
     return {
         "vague": "vague" in flags,

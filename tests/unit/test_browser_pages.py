@@ -187,3 +187,29 @@ def test_history_with_no_interviews_says_so(page: Any, served: Served) -> None:
 
     page.goto(served.base + "/history")
     expect(page.locator("#history-status")).to_contain_text("No finished interviews yet")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make setup)")
+def test_coach_edits_validates_saves_and_shares_a_flow(page: Any, served: Served) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(served.base + "/coach")
+    page.locator("#base").select_option("behavioural")
+    editor = page.locator("#yaml")
+    expect(editor).to_have_value(re.compile(r"id: behavioural"))
+    expect(page.locator("#issues")).to_contain_text("No errors.")
+    expect(page.locator("#preview")).to_contain_text("main questions")
+    text = editor.input_value()
+    editor.fill(text.replace("difficulty: 1", "difficulty: 7", 1))
+    bad_line = next(
+        i for i, line in enumerate(editor.input_value().splitlines(), 1) if "difficulty: 7" in line
+    )
+    expect(page.locator("#issues")).to_contain_text(f"Line {bad_line}:")
+    expect(page.locator("#save")).to_be_disabled()
+    editor.fill(text.replace("id: behavioural", "id: my-behavioural", 1))
+    expect(page.locator("#issues")).to_contain_text("No errors.")
+    page.locator("#save").click()
+    share = page.locator("#share-link")
+    expect(share).to_contain_text("/?flow=my-behavioural")
+    share.click()
+    expect(page.locator("#flow")).to_have_value("my-behavioural")
