@@ -19,6 +19,19 @@ class InterviewClient {
       input.addEventListener("change", () => this.upload(input));
     }
     this.el.end.addEventListener("click", () => this.send({ type: "end" }));
+    this.muted = false; this.paused = false;
+    const mute = document.getElementById("mute"), pause = document.getElementById("pause");
+    mute.addEventListener("click", () => {
+      this.muted = !this.muted; mute.setAttribute("aria-pressed", String(this.muted));
+      mute.textContent = this.muted ? "Unmute microphone" : "Mute microphone";
+    });
+    pause.addEventListener("click", () => {
+      // A break: the microphone is off and the interviewer waits without prompting.
+      this.paused = !this.paused; pause.setAttribute("aria-pressed", String(this.paused));
+      pause.textContent = this.paused ? "Resume" : "Take a break";
+      this.send({ type: this.paused ? "pause" : "resume" });
+      this.el.status.textContent = this.paused ? "Paused. Take your time; press Resume when you're ready." : "Listening: take your time.";
+    });
   }
 
   async upload(input) {
@@ -121,10 +134,11 @@ class InterviewClient {
     this.ws = new WebSocket(`${proto}://${location.host}/ws/interviews/${this.sessionId}`);
     this.ws.binaryType = "arraybuffer";
     this.ws.onopen = () => { this.el.status.textContent = "Connected. The interviewer will start speaking."; this.retries = 0; };
-    this.mic.port.onmessage = (e) => { if (this.ws && this.ws.readyState === 1) this.ws.send(e.data); };
+    this.mic.port.onmessage = (e) => { if (this.ws && this.ws.readyState === 1 && !this.muted && !this.paused) this.ws.send(e.data); };
     this.ws.onmessage = (e) => (typeof e.data === "string" ? this.onEvent(JSON.parse(e.data)) : this.play(e.data));
-    this.ws.onclose = () => {
+    this.ws.onclose = (ev) => {
       if (this.finished) return;
+      if (ev.code === 4409 || ev.code === 4404) { this.stopCamera(); return; } // the error message says why
       this.el.status.textContent = "Connection lost. Reconnecting… your interview is paused.";
       this.retries = (this.retries || 0) + 1;
       setTimeout(() => this.openSocket(), Math.min(5000, 500 * this.retries));
@@ -154,11 +168,12 @@ class InterviewClient {
 
   onEvent(ev) {
     switch (ev.type) {
-      case "hello": this.speakerRate = ev.speaker_rate; if (ev.resumed) this.el.status.textContent = "Reconnected: continuing where you left off."; break;
+      case "hello": this.startClock(); this.speakerRate = ev.speaker_rate; if (ev.resumed) this.el.status.textContent = "Reconnected: continuing where you left off."; break;
       case "agent_said": this.el.captions.textContent = ev.text; this.addLine("interviewer", ev.text); break;
       case "user_said": if (ev.text) this.addLine("you", ev.text); break;
       case "agent_state": this.el.status.textContent = { speaking: "Interviewer is speaking…", listening: "Listening: take your time.", thinking: "Thinking…" }[ev.state] || this.el.status.textContent; break;
       case "clear": this.stopPlayback(); break;
+      case "question": if (ev.of) document.getElementById("progress").textContent = `Question ${ev.number} of ${ev.of}${ev.kind === "follow_up" ? " (follow-up)" : ""}`; break;
       case "report_ready": this.finish(ev.url); break;
       case "delivery": this.showDelivery(ev); break;
       case "presence": this.showPresence(ev); break;
@@ -184,7 +199,18 @@ class InterviewClient {
     this.el.indicators.textContent = ["pace", "fillers", "eyes"].map((k) => this.live[k]).filter(Boolean).join(" · ");
   }
 
+  startClock() {
+    // Elapsed time survives a reload of the same interview (kept in this tab's session storage).
+    const key = `started-${this.sessionId}`;
+    const started = Number(sessionStorage.getItem(key)) || Date.now();
+    sessionStorage.setItem(key, String(started));
+    clearInterval(this.clock);
+    const show = () => { const s = Math.floor((Date.now() - started) / 1000); document.getElementById("elapsed").textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`; };
+    show(); this.clock = setInterval(show, 1000);
+  }
+
   finish(url) {
+    clearInterval(this.clock);
     this.finished = true;
     this.stopCamera();
     this.el.report.href = url; this.el.done.hidden = false;

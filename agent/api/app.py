@@ -539,6 +539,9 @@ async def _control(voice: VoiceInterview, text: str, send_json: Any) -> None:
         await voice.end()
     elif kind == "ping":
         await send_json({"type": "pong"})
+    elif kind in ("pause", "resume"):
+        voice.agent.set_paused(kind == "pause")
+        await send_json({"type": "paused", "paused": kind == "pause"})
     else:
         await send_json({"type": "error", "message": f"unknown message type {kind!r}"})
 

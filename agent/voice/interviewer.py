@@ -79,6 +79,7 @@ class InterviewerAgent(Agent):
         self._hold_task: asyncio.Task[None] | None = None
         self._no_answer_after_s = no_answer_after_s
         self._silence_task: asyncio.Task[None] | None = None
+        self.paused = False
         self.answers_submitted = 0
         self.finished = False
         self._partial: list[str] = []
@@ -110,7 +111,7 @@ class InterviewerAgent(Agent):
         if step.finished:
             await self._finish(step)
             return
-        self._emit({"type": "question", "turn": step.turn, "kind": step.kind})
+        await self._emit_question(step)
         self._say(step.say)
 
     async def on_user_turn_completed(
@@ -163,6 +164,35 @@ class InterviewerAgent(Agent):
         self._partial = []
         await self._submit(text)
 
+    async def _emit_question(self, step: Step) -> None:
+        """Tell the page which question this is ("question 3 of 8"; follow-ups keep the number)."""
+        number, total = 0, 0
+        try:
+            state = await self._runner.values(self._session_id)
+            total = len(state.get("plan", []))
+            number = sum(1 for t in state.get("turns", []) if t["kind"] == "main")
+            number += 1 if step.kind == "main" else 0
+        except Exception:
+            logger.exception("could not read the interview's progress")
+        self._emit(
+            {
+                "type": "question",
+                "turn": step.turn,
+                "kind": step.kind,
+                "number": number,
+                "of": total,
+            }
+        )
+
+    def set_paused(self, paused: bool) -> None:
+        """The candidate took a break: no "no answer" or "whenever you're ready" meanwhile."""
+        self.paused = paused
+        if paused:
+            self._cancel_silence()
+            self._cancel_hold_prompt()
+        else:
+            self.listening()
+
     def user_resumed(self) -> None:
         """The candidate started speaking again: a held partial answer keeps waiting."""
         self._user_speaking = True
@@ -172,7 +202,13 @@ class InterviewerAgent(Agent):
     def listening(self) -> None:
         """The interviewer stopped talking: start waiting for an answer (not forever)."""
         self._cancel_silence()
-        if self._pending is None or self.finished or self._user_speaking or self._partial:
+        if (
+            self._pending is None
+            or self.finished
+            or self.paused
+            or self._user_speaking
+            or self._partial
+        ):
             return
         self._silence_task = asyncio.create_task(self._no_answer_later())
 
@@ -259,7 +295,7 @@ class InterviewerAgent(Agent):
         if step.finished:
             await self._finish(step)
             return
-        self._emit({"type": "question", "turn": step.turn, "kind": step.kind})
+        await self._emit_question(step)
         self._say(step.say)
 
     def _arm_hold_prompt(self) -> None:

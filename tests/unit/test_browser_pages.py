@@ -213,3 +213,65 @@ def test_coach_edits_validates_saves_and_shares_a_flow(page: Any, served: Served
     expect(share).to_contain_text("/?flow=my-behavioural")
     share.click()
     expect(page.locator("#flow")).to_have_value("my-behavioural")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make setup)")
+def test_interview_room_progress_controls_and_a_second_tab(served: Served, tmp_path: Path) -> None:
+    import wave
+
+    from playwright.sync_api import expect, sync_playwright
+
+    quiet = tmp_path / "quiet.wav"
+    with wave.open(str(quiet), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(bytes(16000 * 2 * 5))
+    args = [
+        *ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={quiet}",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        page = browser.new_page()
+        try:
+            page.goto(served.base + "/")
+            page.locator("#flow").select_option("behavioural")
+            page.get_by_label("I understand this is self-practice coaching").check()
+            page.get_by_role("button", name="Start interview").click()
+            expect(page.locator("#progress")).to_contain_text(
+                re.compile(r"Question 1 of \d+"), timeout=60_000
+            )
+            expect(page.locator("#captions")).not_to_be_empty()
+            first = page.locator("#elapsed").text_content()
+            page.wait_for_timeout(2_200)
+            assert page.locator("#elapsed").text_content() != first
+            mute = page.get_by_role("button", name="Mute microphone")
+            mute.click()
+            expect(page.get_by_role("button", name="Unmute microphone")).to_have_attribute(
+                "aria-pressed", "true"
+            )
+            page.get_by_role("button", name="Take a break").click()
+            expect(page.locator("#status")).to_contain_text("Paused")
+            page.get_by_role("button", name="Resume").click()
+            url = page.url
+            assert "session=" in url
+            second = browser.new_page()
+            second.goto(url)
+            expect(second.locator("#status")).to_contain_text(
+                "already open in another tab", timeout=30_000
+            )
+            second.wait_for_timeout(3_000)  # it does not keep retrying over the message
+            expect(second.locator("#status")).to_contain_text("already open in another tab")
+            sid = url.split("session=")[1]
+            assert (
+                served.get(f"/api/interviews/{sid}")["live"] is True
+            )  # the first tab is unaffected
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"))
+            raise
+        finally:
+            browser.close()

@@ -164,3 +164,22 @@ async def test_silence_after_a_question_is_no_answer_not_a_hang(
             assert state["turns"][0]["answer"] == "" and state["pending"]["target"] == "rephrase"
         finally:
             await h.aclose()
+
+
+async def test_a_break_suspends_the_no_answer_wait(runtime, settings, brain, mini_flow) -> None:  # type: ignore[no-untyped-def]
+    quiet = settings.model_copy(
+        update={"voice": settings.voice.model_copy(update={"no_answer_after_s": 5.0})}
+    )
+    async with open_runner(quiet, brain=brain, durable=False, use_db=False) as runner:
+        h = await harness(runtime, quiet, brain, mini_flow, runner)
+        try:
+            t0 = await h.wait_listening(within=90)
+            h.voice.agent.set_paused(True)
+            h.mic.push_pcm(silence(8.0))
+            await asyncio.sleep(7.0)
+            assert not [e for e in h.captured.events if e["type"] == "no_answer"]
+            h.voice.agent.set_paused(False)
+            ev = await h.wait_for(lambda e: e["type"] == "no_answer", within=15, after=t0)
+            assert ev["at"] - t0 >= 11.5
+        finally:
+            await h.aclose()
