@@ -22,7 +22,7 @@ CHROMIUM = shutil.which("chromium")
 ANSWER = "I am a backend engineer with five years of Python experience, mostly building payment services."
 
 
-def _wav(path: Path, lead_s: float) -> None:
+def _wav(path: Path, lead_s: float, text: str = ANSWER) -> None:
     import asyncio
 
     from agent.config import Settings
@@ -33,7 +33,7 @@ def _wav(path: Path, lead_s: float) -> None:
         tts = PiperTTS.from_dir(
             Settings(_env_file=None).models.dir / "piper-joe", deterministic=True
         )  # type: ignore[call-arg]
-        frames = [ev.frame async for ev in tts.synthesize(ANSWER)]
+        frames = [ev.frame async for ev in tts.synthesize(text)]
         pcm = b"".join(bytes(f.data.cast("B")) for f in frames)
         return to_pcm16(np.frombuffer(pcm, dtype=np.int16), frames[0].sample_rate)
 
@@ -99,3 +99,58 @@ def test_spoken_answer_from_a_real_browser(tmp_path: Path, served: Served) -> No
     status = served.get(f"/api/interviews/{sid}")
     assert status["live"] is False  # closing the tab pauses the interview
     assert not list(served.data_dir.rglob("*.wav"))  # no raw audio on disk
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian chromium is not installed (make setup installs it)"
+)
+def test_a_short_interview_end_to_end_through_the_page(tmp_path: Path, served: Served) -> None:
+    """Set up, consent, speak (fake microphone), get a follow-up, end, read the report."""
+    import re
+
+    from playwright.sync_api import expect, sync_playwright
+
+    wav = tmp_path / "mic.wav"
+    # Long enough to measure the pace, too short and vague to satisfy: a follow-up comes.
+    _wav(wav, lead_s=24, text="I write code for a living, mostly small web services in Python.")
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}%noloop",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        page = browser.new_page()
+        try:
+            page.goto(served.base + "/")
+            page.locator("#flow").select_option("backend")
+            page.get_by_label("I understand this is self-practice coaching").check()
+            page.get_by_role("button", name="Start interview").click()
+            transcript = page.locator("#transcript")
+            expect(transcript.locator("li.you")).to_contain_text(
+                "python", timeout=90_000, ignore_case=True
+            )
+            expect(page.locator("#progress")).to_contain_text("(follow-up)", timeout=60_000)
+            assert transcript.locator("li.interviewer").count() >= 2
+            page.get_by_role("button", name="End interview").click()
+            link = page.get_by_role("link", name="Open your report")
+            expect(link).to_be_visible(timeout=60_000)
+            link.click()
+            expect(page.locator("h1")).to_contain_text("practice interview")
+            expect(page.locator("#pace-chart .bar-wpm")).to_have_count(1)
+            expect(page.locator("#timeline .tl-answer")).to_have_count(1)
+            expect(page.locator("blockquote").first).to_contain_text(re.compile("code", re.I))
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"))
+            raise
+        finally:
+            browser.close()
+    assert not list(served.data_dir.rglob("*.wav"))
