@@ -19,6 +19,8 @@ class InterviewClient {
       input.addEventListener("change", () => this.upload(input));
     }
     this.el.end.addEventListener("click", () => this.send({ type: "end" }));
+    document.getElementById("mic-check").addEventListener("click", () => this.micCheck());
+    document.getElementById("echo-check").addEventListener("click", () => this.echoCheck());
     this.muted = false; this.paused = false;
     const mute = document.getElementById("mute"), pause = document.getElementById("pause");
     mute.addEventListener("click", () => {
@@ -32,6 +34,57 @@ class InterviewClient {
       this.send({ type: this.paused ? "pause" : "resume" });
       this.el.status.textContent = this.paused ? "Paused. Take your time; press Resume when you're ready." : "Listening: take your time.";
     });
+  }
+
+  async openCheck(echoCancellation) {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation, noiseSuppression: echoCancellation, autoGainControl: false } });
+    const ctx = new AudioContext();
+    const analyser = ctx.createAnalyser(); analyser.fftSize = 2048;
+    ctx.createMediaStreamSource(stream).connect(analyser);
+    const close = () => { for (const t of stream.getTracks()) t.stop(); ctx.close(); };
+    return { ctx, analyser, close };
+  }
+
+  async micCheck() {
+    // Five seconds of level metering; "heard" when speech-like levels show up.
+    const status = document.getElementById("check-status"), meter = document.getElementById("mic-level");
+    let check;
+    try { check = await this.openCheck(true); } catch (e) { status.textContent = "Microphone access was refused or no microphone was found."; return; }
+    status.textContent = "Say a few words…";
+    const buf = new Float32Array(check.analyser.fftSize);
+    let loud = 0;
+    const until = performance.now() + 5000;
+    while (performance.now() < until) {
+      await new Promise((r) => setTimeout(r, 100));
+      check.analyser.getFloatTimeDomainData(buf);
+      const rms = Math.sqrt(buf.reduce((a, x) => a + x * x, 0) / buf.length);
+      meter.value = Math.min(1, rms * 8);
+      if (rms > 0.02) loud += 1;
+    }
+    check.close(); meter.value = 0;
+    status.textContent = loud >= 3 ? "We can hear you. Your microphone works." : "We could not hear you: check that the right microphone is selected and not muted.";
+  }
+
+  async echoCheck() {
+    // Play a 1 kHz tone without echo cancellation and see whether the microphone picks it up.
+    const status = document.getElementById("check-status");
+    let check;
+    try { check = await this.openCheck(false); } catch (e) { status.textContent = "Microphone access was refused or no microphone was found."; return; }
+    const bin = Math.round(1000 / (check.ctx.sampleRate / check.analyser.fftSize));
+    const spectrum = new Float32Array(check.analyser.frequencyBinCount);
+    const level = () => { check.analyser.getFloatFrequencyData(spectrum); return spectrum[bin] - (spectrum[bin + 12] + spectrum[bin - 12]) / 2; };
+    status.textContent = "Playing a short tone…";
+    await new Promise((r) => setTimeout(r, 300));
+    const before = level();
+    const osc = check.ctx.createOscillator(), gain = check.ctx.createGain();
+    osc.frequency.value = 1000; gain.gain.value = 0.2; osc.connect(gain).connect(check.ctx.destination); osc.start();
+    const during = [];
+    for (let i = 0; i < 8; i++) { await new Promise((r) => setTimeout(r, 100)); during.push(level()); }
+    osc.stop(); check.close();
+    const peak = Math.max(...during);
+    status.textContent = peak - before > 20
+      ? "Your microphone picks up your speakers. Headphones are recommended so the interviewer does not hear itself."
+      : "No echo detected. You're good to go (headphones still help in noisy rooms).";
   }
 
   async upload(input) {

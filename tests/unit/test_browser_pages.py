@@ -275,3 +275,42 @@ def test_interview_room_progress_controls_and_a_second_tab(served: Served, tmp_p
             raise
         finally:
             browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make setup)")
+def test_microphone_and_echo_checks(served: Served, tmp_path: Path) -> None:
+    import wave
+
+    import numpy as np
+    from playwright.sync_api import expect, sync_playwright
+
+    t = np.arange(16000 * 8) / 16000
+    voice = (0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 3 * t) > 0)).astype(np.float32)
+    talk = tmp_path / "talk.wav"
+    with wave.open(str(talk), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes((voice * 32767).astype(np.int16).tobytes())
+    args = [
+        *ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={talk}",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        page = browser.new_page()
+        try:
+            page.goto(served.base + "/")
+            page.get_by_role("button", name="Check microphone").click()
+            expect(page.locator("#check-status")).to_contain_text("Say a few words")
+            expect(page.locator("#check-status")).to_contain_text("We can hear you", timeout=15_000)
+            page.get_by_role("button", name="Check for echo").click()
+            # a file-fed fake microphone cannot hear the speakers
+            expect(page.locator("#check-status")).to_contain_text(
+                "No echo detected", timeout=15_000
+            )
+        finally:
+            browser.close()
