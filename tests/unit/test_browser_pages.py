@@ -75,6 +75,8 @@ def seed(served: Served, encoder_and_vocab: Any, sessions: list[tuple[str, str, 
                         },
                         "presence": {
                             "status": "ok",
+                            "expression": {"happy": 0.3, "neutral": 0.6, "surprise": 0.1},
+                            "dominant_expression": "neutral",
                             "eye_contact_ratio": 0.62,
                             "look_away": [{"start": t + 4, "end": t + 6}],
                         },
@@ -156,6 +158,8 @@ def test_report_charts_and_history_trends(
     assert page.locator("#timeline .tl-answer").count() >= 1
     assert page.locator("#timeline .tl-filler").count() >= 1
     assert page.locator("#timeline .tl-look_away").count() >= 1
+    assert page.locator("#expression-chart .expr-happy").count() >= 1
+    expect(page.locator("#expr-h")).to_be_visible()
     expect(page.locator("#pace-chart")).to_contain_text("150")
     expect(page.locator(".subscore[data-name=delivery]")).to_be_visible()
     # every timeline span links to its answer, which exists on the page
