@@ -102,6 +102,21 @@ def client(settings, brain):  # type: ignore[no-untyped-def]
         yield c
 
 
+@pytest.fixture
+def chromium_args() -> list[str]:
+    """Flags that keep Debian's chromium headless-friendly and off the network."""
+    return [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+
+
 @dataclass
 class Served:
     """A running `interviewer serve` subprocess with its own data directory."""

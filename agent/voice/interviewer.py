@@ -250,22 +250,22 @@ class InterviewerAgent(Agent):
         if self._transcribing():
             # Speech the candidate already said is still being recognised (a slow machine):
             # its words belong to this answer, so wait for them to arrive as a turn.
-            deadline = time.monotonic() + self._max_transcript_wait_s
-            while self._transcribing() and time.monotonic() < deadline:  # noqa: ASYNC110  # a polled counter
-                await asyncio.sleep(0.1)
+            await self._wait_transcribed()
             await asyncio.sleep(self.continue_wait_s)
-        async with self._lock:
-            if self._partial and not self.finished and not self._user_speaking:
-                text = " ".join(self._partial)
-                self._partial = []
-                self._partial_task = None
-                await self._submit(text)
+        await self._submit_held()
 
     async def _submit_when_transcribed(self) -> None:
+        await self._wait_transcribed()
+        await asyncio.sleep(0.2)  # let the last transcript reach the session
+        await self._submit_held()
+
+    async def _wait_transcribed(self) -> None:
         deadline = time.monotonic() + self._max_transcript_wait_s
         while self._transcribing() and time.monotonic() < deadline:  # noqa: ASYNC110  # a polled counter
             await asyncio.sleep(0.1)
-        await asyncio.sleep(0.2)  # let the last transcript reach the session
+
+    async def _submit_held(self) -> None:
+        """Submit the held answer unless the candidate started talking again."""
         async with self._lock:
             if self._partial and not self.finished and not self._user_speaking:
                 text = " ".join(self._partial)

@@ -38,34 +38,27 @@ def write_y4m(path: Path, image: Path, *, seconds: float = 2.0, fps: int = 15) -
             f.write(b"FRAME\n" + yuv)
 
 
-def chromium_args(video: Path) -> list[str]:
-    return [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={video}",
-        "--autoplay-policy=no-user-gesture-required",
-    ]
-
-
 @pytest.mark.skipif(
     CHROMIUM is None, reason="Debian chromium is not installed (make setup installs it)"
 )
 @pytest.mark.parametrize("opt_in", [True, False], ids=["camera-on", "camera-off"])
-def test_camera_frames_from_a_real_browser(tmp_path: Path, served: Served, opt_in: bool) -> None:
+def test_camera_frames_from_a_real_browser(
+    tmp_path: Path, served: Served, opt_in: bool, chromium_args: list[str]
+) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     video = tmp_path / "face.y4m"
     write_y4m(video, FACES / "neutral" / "london_019_neutral_front.jpg")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=chromium_args(video)
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                *chromium_args,
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={video}",
+            ],
         )
         page = browser.new_page()
         try:

@@ -26,15 +26,6 @@ CHROMIUM = shutil.which("chromium")
 sys.path.insert(0, str(Path(__file__).parent))
 from test_documents import make_docx, make_pdf  # noqa: E402
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 GOOD = (
     "In my last role I owned the orders API in Python and PostgreSQL. Requests were slow, so I "
     "profiled them, added an index and a cache, and p95 latency fell from 900 to 120 ms."
@@ -94,11 +85,11 @@ def seed(served: Served, encoder_and_vocab: Any, sessions: list[tuple[str, str, 
 
 
 @pytest.fixture
-def page(served: Served):  # type: ignore[no-untyped-def]
+def page(served: Served, chromium_args: list[str]):  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args)
         pg = browser.new_page()
         try:
             yield pg
@@ -220,7 +211,9 @@ def test_coach_edits_validates_saves_and_shares_a_flow(page: Any, served: Served
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make setup)")
-def test_interview_room_progress_controls_and_a_second_tab(served: Served, tmp_path: Path) -> None:
+def test_interview_room_progress_controls_and_a_second_tab(
+    served: Served, tmp_path: Path, chromium_args: list[str]
+) -> None:
     import wave
 
     from playwright.sync_api import expect, sync_playwright
@@ -232,11 +225,10 @@ def test_interview_room_progress_controls_and_a_second_tab(served: Served, tmp_p
         w.setframerate(16000)
         w.writeframes(bytes(16000 * 2 * 5))
     args = [
-        *ARGS,
+        *chromium_args,
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-audio-capture={quiet}",
-        "--autoplay-policy=no-user-gesture-required",
     ]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
@@ -282,7 +274,9 @@ def test_interview_room_progress_controls_and_a_second_tab(served: Served, tmp_p
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make setup)")
-def test_microphone_and_echo_checks(served: Served, tmp_path: Path) -> None:
+def test_microphone_and_echo_checks(
+    served: Served, tmp_path: Path, chromium_args: list[str]
+) -> None:
     import wave
 
     import numpy as np
@@ -297,11 +291,10 @@ def test_microphone_and_echo_checks(served: Served, tmp_path: Path) -> None:
         w.setframerate(16000)
         w.writeframes((voice * 32767).astype(np.int16).tobytes())
     args = [
-        *ARGS,
+        *chromium_args,
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-audio-capture={talk}",
-        "--autoplay-policy=no-user-gesture-required",
     ]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)

@@ -48,7 +48,9 @@ def _wav(path: Path, lead_s: float, text: str = ANSWER) -> None:
 @pytest.mark.skipif(
     CHROMIUM is None, reason="Debian chromium is not installed (make setup installs it)"
 )
-def test_spoken_answer_from_a_real_browser(tmp_path: Path, served: Served) -> None:
+def test_spoken_answer_from_a_real_browser(
+    tmp_path: Path, served: Served, chromium_args: list[str]
+) -> None:
     base = served.base
     sid = served.post(
         "/api/interviews", {"role": "Backend engineer", "flow": "backend", "consent": True}
@@ -60,18 +62,11 @@ def test_spoken_answer_from_a_real_browser(tmp_path: Path, served: Served) -> No
         [
             CHROMIUM,
             "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *chromium_args,
             f"--user-data-dir={tmp_path / 'chrome'}",
             "--use-fake-ui-for-media-stream",
             "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={wav}%noloop",
-            "--autoplay-policy=no-user-gesture-required",
             "--remote-debugging-port=0",
             f"{base}/?session={sid}",
         ],
@@ -104,7 +99,9 @@ def test_spoken_answer_from_a_real_browser(tmp_path: Path, served: Served) -> No
 @pytest.mark.skipif(
     CHROMIUM is None, reason="Debian chromium is not installed (make setup installs it)"
 )
-def test_a_short_interview_end_to_end_through_the_page(tmp_path: Path, served: Served) -> None:
+def test_a_short_interview_end_to_end_through_the_page(
+    tmp_path: Path, served: Served, chromium_args: list[str]
+) -> None:
     """Set up, consent, speak (fake microphone), get a follow-up, end, read the report."""
     import re
 
@@ -114,17 +111,10 @@ def test_a_short_interview_end_to_end_through_the_page(tmp_path: Path, served: S
     # Long enough to measure the pace, too short and vague to satisfy: a follow-up comes.
     _wav(wav, lead_s=24, text="I write code for a living, mostly small web services in Python.")
     args = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *chromium_args,
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-audio-capture={wav}%noloop",
-        "--autoplay-policy=no-user-gesture-required",
     ]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
