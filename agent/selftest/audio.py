@@ -26,8 +26,8 @@ import numpy as np
 from agent.coach.schema import Flow
 from agent.config import Settings
 from agent.interview import InterviewRunner, open_runner
-from agent.selftest.battery import BatteryResult, check, collect, planned_question, profile_for
-from agent.selftest.personas import PERSONAS, Persona, Prompt, Reply
+from agent.selftest.battery import BatteryResult, check, collect, profile_for, prompt_for
+from agent.selftest.personas import PERSONAS, Persona, Reply
 from agent.selftest.record import Case
 from agent.voice.harness import RATE, AudioHarness, silence, to_pcm16
 from agent.voice.session import VoiceRuntime, build_voice_runtime
@@ -121,14 +121,7 @@ async def run_audio_case(
             if not pending:
                 break
             case.asked_at_s.append(float(state.get("elapsed_s", 0.0)))
-            prompt = Prompt(
-                question=planned_question(state, pending["qid"]),
-                asked=pending["question"],
-                kind=pending["kind"],
-                target=pending.get("target"),
-                n=n,
-            )
-            reply = persona.answer(prompt)
+            reply = persona.answer(prompt_for(state, n))
             t0 = time.monotonic()
             speech = await _speak(h, tts, reply, quiet_s=quiet_s, max_reply_s=max_reply_s)
             submitted = await h.wait_for(

@@ -36,6 +36,18 @@ def planned_question(state: dict[str, Any], qid: str) -> PlannedQuestion:
     raise KeyError(qid)
 
 
+def prompt_for(state: dict[str, Any], n: int) -> Prompt:
+    """What the persona hears for the line the interview is waiting on."""
+    pending = state["pending"]
+    return Prompt(
+        question=planned_question(state, pending["qid"]),
+        asked=pending["question"],
+        kind=pending["kind"],
+        target=pending.get("target"),
+        n=n,
+    )
+
+
 async def run_text_case(
     runner: InterviewRunner, persona: Persona, flow: Flow, *, session_id: str
 ) -> Case:
@@ -46,17 +58,9 @@ async def run_text_case(
         n = 0
         while not step.finished:
             state = await runner.values(session_id)
-            pending = state["pending"]
             case.said.append(step.say)
             case.asked_at_s.append(float(state.get("elapsed_s", 0.0)))
-            prompt = Prompt(
-                question=planned_question(state, pending["qid"]),
-                asked=pending["question"],
-                kind=pending["kind"],
-                target=pending.get("target"),
-                n=n,
-            )
-            reply = persona.answer(prompt)
+            reply = persona.answer(prompt_for(state, n))
             n += 1
             step = await runner.answer(session_id, reply.text)
         await collect(runner, session_id, case)
