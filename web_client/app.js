@@ -221,7 +221,7 @@ class InterviewClient {
 
   onEvent(ev) {
     switch (ev.type) {
-      case "hello": this.startClock(); this.speakerRate = ev.speaker_rate; if (ev.resumed) this.el.status.textContent = "Reconnected: continuing where you left off."; break;
+      case "hello": this.startClock(); this.speakerRate = ev.speaker_rate; if (ev.resumed) document.getElementById("notice").textContent = "Reconnected: continuing where you left off."; break;
       case "agent_said": this.el.captions.textContent = ev.text; this.addLine("interviewer", ev.text); break;
       case "user_said": if (ev.text) this.addLine("you", ev.text); break;
       case "agent_state": this.el.status.textContent = { speaking: "Interviewer is speaking…", listening: "Listening: take your time.", thinking: "Thinking…" }[ev.state] || this.el.status.textContent; break;

@@ -12,6 +12,7 @@ import concurrent.futures
 import re
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -263,9 +264,21 @@ def test_interview_room_progress_controls_and_a_second_tab(
             second.wait_for_timeout(3_000)  # it does not keep retrying over the message
             expect(second.locator("#status")).to_contain_text("already open in another tab")
             sid = url.split("session=")[1]
-            assert (
-                served.get(f"/api/interviews/{sid}")["live"] is True
-            )  # the first tab is unaffected
+            assert served.get(f"/api/interviews/{sid}")["live"] is True  # first tab unaffected
+            # closing the tab mid-interview pauses it; opening the link again continues it
+            second.close()
+            page.close()
+            deadline = time.monotonic() + 20
+            while served.get(f"/api/interviews/{sid}")["live"] and time.monotonic() < deadline:
+                time.sleep(0.3)
+            assert served.get(f"/api/interviews/{sid}")["live"] is False
+            page = browser.new_page()
+            page.goto(url)
+            expect(page.locator("#notice")).to_contain_text(
+                "continuing where you left off", timeout=30_000
+            )
+            expect(page.locator("#progress")).to_contain_text("Question 1 of", timeout=30_000)
+            assert served.get(f"/api/interviews/{sid}")["pending"]["turn"] == 0
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"))
             raise
