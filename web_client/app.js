@@ -137,6 +137,7 @@ class InterviewClient {
 
   async connect() {
     this.el.setup.hidden = true; this.el.room.hidden = false;
+    document.getElementById("room-h").focus(); // keyboard and screen-reader users land in the room
     try {
       this.stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 } });
     } catch (e) { this.el.status.textContent = "Microphone access is needed for a spoken interview."; return; }
@@ -267,6 +268,7 @@ class InterviewClient {
     this.finished = true;
     this.stopCamera();
     this.el.report.href = url; this.el.done.hidden = false;
+    document.getElementById("done-h").focus();
     this.el.status.textContent = "The interview is over. Your report is ready.";
   }
 }

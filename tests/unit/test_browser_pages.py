@@ -324,3 +324,36 @@ def test_microphone_and_echo_checks(
             )
         finally:
             browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make setup)")
+def test_every_page_is_labelled_and_the_start_works_by_keyboard(
+    served: Served, tmp_path: Path, chromium_args: list[str]
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    unlabelled = """() => [...document.querySelectorAll('input, select, textarea, button')]
+        .filter((e) => !e.hidden && !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                       && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+        .map((e) => e.id || e.outerHTML.slice(0, 60))"""
+    args = [*chromium_args, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        page = browser.new_page()
+        try:
+            for path in ("/", "/history", "/coach"):
+                page.goto(served.base + path)
+                assert page.evaluate(unlabelled) == [], path
+                assert page.locator("h1").count() == 1
+            page.goto(served.base + "/")
+            for target in ("consent", "start"):
+                for _ in range(60):
+                    page.keyboard.press("Tab")
+                    if page.evaluate("document.activeElement.id") == target:
+                        break
+                assert page.evaluate("document.activeElement.id") == target
+                page.keyboard.press("Space" if target == "consent" else "Enter")
+            expect(page.locator("#room")).to_be_visible(timeout=30_000)
+            assert page.evaluate("document.activeElement.id") == "room-h"
+        finally:
+            browser.close()
