@@ -21,6 +21,7 @@ from livekit.agents.voice.events import AgentStateChangedEvent, UserStateChanged
 from livekit.agents.voice.io import AudioInput, AudioOutput
 from livekit.agents.voice.turn import TurnHandlingOptions
 
+from agent.bus import EventBus, FrameAnalysed, PerceptionDegraded, Subscription
 from agent.config import Settings
 from agent.interview import InterviewRunner, Step
 from agent.voice.delivery import DeliveryCollector, fluency_settings_for
@@ -102,6 +103,10 @@ class VoiceInterview:
     ) -> None:
         self.session_id = session_id
         self._runner = runner
+        self.bus = EventBus()
+        """Perception events of this interview (bounded per subscriber, see agent.bus)."""
+        self._page_task: asyncio.Task[None] | None = None
+        self._page_sub: Subscription | None = None
         self.video: VideoWorker | None = None
         self._last_presence_emit = -1e9
         self.collector = collector or DeliveryCollector(
@@ -208,6 +213,9 @@ class VoiceInterview:
         if self.video is not None:
             return
         self.collector.camera_enabled = True
+        sub = self.bus.subscribe(maxsize=32)
+        self._page_task = asyncio.create_task(self._forward_to_page(sub))
+        self._page_sub = sub
         self.video = VideoWorker(
             make_pipeline, on_result=self._on_frame, on_status=self._on_video_status, fps=fps
         )
@@ -220,22 +228,61 @@ class VoiceInterview:
         return self.video.submit(data, self.collector.now())
 
     def _on_frame(self, frame: FrameAnalysis) -> None:
-        self.collector.add_frame(frame)
-        if frame.t - self._last_presence_emit >= 1.0:
-            self._last_presence_emit = frame.t
-            self._emit(
-                {
-                    "type": "presence",
-                    "face": frame.status,
-                    "eye_contact": frame.eye_contact,
-                    "calibrating": frame.status == "ok" and frame.eye_contact is None,
-                }
+        self.collector.add_frame(frame)  # kept in memory for the per-answer summaries
+        top = max(frame.expression, key=frame.expression.__getitem__) if frame.expression else None
+        self.bus.publish(
+            FrameAnalysed(
+                session_id=self.session_id,
+                t=frame.t,
+                status=frame.status,
+                n_faces=frame.n_faces,
+                eye_contact=frame.eye_contact,
+                expression=top,
+                blink=frame.blink,
             )
+        )
 
     def _on_video_status(self, status: WorkerStatus, reason: str | None) -> None:
         if status == "failed":
             self.collector.camera_enabled = False  # later answers: camera not measured
-        self._emit({"type": "perception", "worker": "video", "status": status, "reason": reason})
+        self.bus.publish(
+            PerceptionDegraded(
+                session_id=self.session_id,
+                t=self.collector.now(),
+                worker="video",
+                status=status,
+                reason=reason,
+            )
+        )
+
+    async def _forward_to_page(self, sub: Subscription) -> None:
+        """Perception events to the page: presence at most once a second, every status change.
+
+        The subscription is bounded: if the page falls behind, old frame events are dropped,
+        never a status change.
+        """
+        async for ev in sub:
+            if isinstance(ev, FrameAnalysed):
+                if ev.t - self._last_presence_emit < 1.0:
+                    continue
+                self._last_presence_emit = ev.t
+                self._emit(
+                    {
+                        "type": "presence",
+                        "face": ev.status,
+                        "eye_contact": ev.eye_contact,
+                        "calibrating": ev.status == "ok" and ev.eye_contact is None,
+                    }
+                )
+            elif isinstance(ev, PerceptionDegraded):
+                self._emit(
+                    {
+                        "type": "perception",
+                        "worker": ev.worker,
+                        "status": ev.status,
+                        "reason": ev.reason,
+                    }
+                )
 
     async def aclose(self) -> None:
         """Stop the session; the interview stays checkpointed and can be continued."""
@@ -244,4 +291,8 @@ class VoiceInterview:
         self.agent.cancel_timers()
         if self.video is not None:
             await self.video.aclose()
+        if self._page_task is not None:
+            self._page_task.cancel()
+        if self._page_sub is not None:
+            self._page_sub.close()
         await self.session.aclose()
