@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,6 +115,28 @@ def chromium_args() -> list[str]:
         "--disable-sync",
         "--autoplay-policy=no-user-gesture-required",
     ]
+
+
+@pytest.fixture
+def fake_mic(chromium_args: list[str], tmp_path: Path) -> Callable[..., list[str]]:
+    """Chromium flags whose fake microphone plays 16 kHz mono PCM16 ``pcm`` (from a WAV)."""
+    import wave
+
+    def make(pcm: bytes, *, loop: bool = True) -> list[str]:
+        path = tmp_path / f"mic-{len(list(tmp_path.glob('mic-*.wav')))}.wav"
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            w.writeframes(pcm)
+        return [
+            *chromium_args,
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={path}{'' if loop else '%noloop'}",
+        ]
+
+    return make
 
 
 @dataclass

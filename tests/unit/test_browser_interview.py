@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import wave
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,8 +20,8 @@ pytestmark = [pytest.mark.unit, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium")
 
 
-def _wav(path: Path, lead_s: float, text: str) -> None:
-    """A microphone recording: ``lead_s`` of silence, ``text`` in the local voice, then quiet."""
+def _speech(text: str) -> bytes:
+    """``text`` in the local voice as 16 kHz mono PCM16."""
     import asyncio
 
     from agent.config import Settings
@@ -36,34 +36,24 @@ def _wav(path: Path, lead_s: float, text: str) -> None:
         pcm = b"".join(bytes(f.data.cast("B")) for f in frames)
         return to_pcm16(np.frombuffer(pcm, dtype=np.int16), frames[0].sample_rate)
 
-    speech = asyncio.run(synth())
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(bytes(int(16000 * lead_s) * 2) + speech + bytes(16000 * 2 * 15))
+    return asyncio.run(synth())
 
 
 @pytest.mark.skipif(
     CHROMIUM is None, reason="Debian chromium is not installed (make setup installs it)"
 )
 def test_a_short_interview_end_to_end_through_the_page(
-    tmp_path: Path, served: Served, chromium_args: list[str]
+    tmp_path: Path, served: Served, fake_mic: Callable[..., list[str]]
 ) -> None:
     """Set up, consent, speak (fake microphone), get a follow-up, end, read the report."""
     import re
 
     from playwright.sync_api import expect, sync_playwright
 
-    wav = tmp_path / "mic.wav"
+    # The greeting and first question take about 20 s; the candidate answers after them.
     # A non-answer always earns a follow-up (a simpler wording), whatever the first question is.
-    _wav(wav, lead_s=24, text="I don't know, I have no idea about that.")
-    args = [
-        *chromium_args,
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={wav}%noloop",
-    ]
+    speech = _speech("I don't know, I have no idea about that.")
+    args = fake_mic(bytes(16000 * 2 * 24) + speech + bytes(16000 * 2 * 15), loop=False)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         page = browser.new_page()

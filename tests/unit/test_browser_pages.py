@@ -13,6 +13,7 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -213,24 +214,11 @@ def test_coach_edits_validates_saves_and_shares_a_flow(page: Any, served: Served
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make setup)")
 def test_interview_room_progress_controls_and_a_second_tab(
-    served: Served, tmp_path: Path, chromium_args: list[str]
+    served: Served, tmp_path: Path, fake_mic: Callable[..., list[str]]
 ) -> None:
-    import wave
-
     from playwright.sync_api import expect, sync_playwright
 
-    quiet = tmp_path / "quiet.wav"
-    with wave.open(str(quiet), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(bytes(16000 * 2 * 5))
-    args = [
-        *chromium_args,
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={quiet}",
-    ]
+    args = fake_mic(bytes(16000 * 2 * 5))  # a quiet room
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         page = browser.new_page()
@@ -287,28 +275,13 @@ def test_interview_room_progress_controls_and_a_second_tab(
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make setup)")
-def test_microphone_and_echo_checks(
-    served: Served, tmp_path: Path, chromium_args: list[str]
-) -> None:
-    import wave
-
+def test_microphone_and_echo_checks(served: Served, fake_mic: Callable[..., list[str]]) -> None:
     import numpy as np
     from playwright.sync_api import expect, sync_playwright
 
     t = np.arange(16000 * 8) / 16000
     voice = (0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 3 * t) > 0)).astype(np.float32)
-    talk = tmp_path / "talk.wav"
-    with wave.open(str(talk), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes((voice * 32767).astype(np.int16).tobytes())
-    args = [
-        *chromium_args,
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={talk}",
-    ]
+    args = fake_mic((voice * 32767).astype(np.int16).tobytes())
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         page = browser.new_page()
