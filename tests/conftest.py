@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -167,15 +168,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    """`interviewer serve` on a free local port, stopped after the test."""
+@contextlib.contextmanager
+def serve_app(tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[Served]:
+    """`interviewer serve` on a free local port with extra environment, stopped on exit."""
     port = _free_port()
     data_dir = tmp_path / "data"
-    env = {**os.environ, "MOCKINT_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+    full_env = {
+        **os.environ,
+        "MOCKINT_DATA_DIR": str(data_dir),
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "agent.cli", "serve", "--port", str(port)],
-        env=env,
+        env=full_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -198,3 +204,18 @@ def served(tmp_path: Path) -> Iterator[Served]:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    """`interviewer serve` on a free local port, stopped after the test."""
+    with serve_app(tmp_path) as s:
+        yield s
+
+
+@pytest.fixture
+def serve_with(
+    tmp_path: Path,
+) -> Callable[[dict[str, str]], contextlib.AbstractContextManager[Served]]:
+    """Start `interviewer serve` with extra environment variables (as a context manager)."""
+    return lambda env: serve_app(tmp_path, env)

@@ -1,4 +1,5 @@
-// The candidate page: set-up form, then a live spoken interview over the local WebSocket.
+// The candidate page: set-up form, then a live spoken interview over the local WebSocket, or in a
+// LiveKit room when the server is configured for one (livekit-client from npm, served locally).
 const MIC_RATE = 16000;
 
 class InterviewClient {
@@ -25,6 +26,7 @@ class InterviewClient {
     const mute = document.getElementById("mute"), pause = document.getElementById("pause");
     mute.addEventListener("click", () => {
       this.muted = !this.muted; mute.setAttribute("aria-pressed", String(this.muted));
+      if (this.room) this.room.localParticipant.setMicrophoneEnabled(!this.muted && !this.paused);
       mute.textContent = this.muted ? "Unmute microphone" : "Mute microphone";
     });
     pause.addEventListener("click", () => {
@@ -32,6 +34,7 @@ class InterviewClient {
       this.paused = !this.paused; pause.setAttribute("aria-pressed", String(this.paused));
       pause.textContent = this.paused ? "Resume" : "Take a break";
       this.send({ type: this.paused ? "pause" : "resume" });
+      if (this.room) this.room.localParticipant.setMicrophoneEnabled(!this.muted && !this.paused);
       this.el.status.textContent = this.paused ? "Paused. Take your time; press Resume when you're ready." : "Listening: take your time.";
     });
   }
@@ -72,7 +75,9 @@ class InterviewClient {
     try { check = await this.openCheck(false); } catch (e) { status.textContent = "Microphone access was refused or no microphone was found."; return; }
     const bin = Math.round(1000 / (check.ctx.sampleRate / check.analyser.fftSize));
     const spectrum = new Float32Array(check.analyser.frequencyBinCount);
-    const level = () => { check.analyser.getFloatFrequencyData(spectrum); return spectrum[bin] - (spectrum[bin + 12] + spectrum[bin - 12]) / 2; };
+    // dB of the tone's bin over its neighbours; digital silence reads -Infinity, so floor it.
+    const db = (x) => (Number.isFinite(x) ? Math.max(-140, x) : -140);
+    const level = () => { check.analyser.getFloatFrequencyData(spectrum); return db(spectrum[bin]) - (db(spectrum[bin + 12]) + db(spectrum[bin - 12])) / 2; };
     status.textContent = "Playing a short tone…";
     await new Promise((r) => setTimeout(r, 300));
     const before = level();
@@ -131,6 +136,7 @@ class InterviewClient {
     if (!res.ok) { this.el.error.textContent = data.detail || data.error || "Could not start the interview."; return; }
     this.sessionId = data.session_id;
     this.cameraOn = Boolean(data.camera);
+    this.transport = data.transport;
     history.replaceState(null, "", `/?session=${this.sessionId}`);
     await this.connect();
   }
@@ -138,6 +144,42 @@ class InterviewClient {
   async connect() {
     this.el.setup.hidden = true; this.el.room.hidden = false;
     document.getElementById("room-h").focus(); // keyboard and screen-reader users land in the room
+    if (this.transport === "livekit") {
+      try { await this.connectLiveKit(); return; } catch (e) {
+        // The room could not be joined: nothing is lost, the same interview continues here.
+        if (this.room) { this.room.disconnect(); this.room = null; }
+        document.getElementById("notice").textContent = `Could not join the LiveKit room (${e.message || e}). Continuing on this computer instead.`;
+      }
+    }
+    await this.connectLocal();
+  }
+
+  async connectLiveKit() {
+    this.el.status.textContent = "Joining the interview room…";
+    const res = await fetch(`/api/interviews/${encodeURIComponent(this.sessionId)}/livekit-token`, { method: "POST" });
+    const grant = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(grant.detail || grant.error || "no room token");
+    const LK = await import("/static/vendor/livekit-client.mjs");
+    const room = new LK.Room({ audioCaptureDefaults: { echoCancellation: true, noiseSuppression: true, autoGainControl: true } });
+    this.room = room;
+    room.on(LK.RoomEvent.DataReceived, (payload, _who, _kind, topic) => {
+      if (topic === "interview") { try { this.onEvent(JSON.parse(new TextDecoder().decode(payload))); } catch (e) { /* not ours */ } }
+    });
+    room.on(LK.RoomEvent.TrackSubscribed, (track) => {
+      if (track.kind === "audio") { const el = track.attach(); el.hidden = true; document.body.append(el); }
+    });
+    room.on(LK.RoomEvent.Reconnecting, () => { this.el.status.textContent = "Connection lost. Reconnecting… your interview is paused."; });
+    room.on(LK.RoomEvent.Reconnected, () => { document.getElementById("notice").textContent = "Reconnected: continuing where you left off."; });
+    room.on(LK.RoomEvent.Disconnected, () => { if (!this.finished) this.el.status.textContent = "Left the interview room. Reload the page to continue the same interview."; });
+    await room.connect(grant.url, grant.token);
+    await room.localParticipant.setMicrophoneEnabled(true);
+    // Camera only with opt-in; the room token cannot publish video otherwise.
+    if (this.cameraOn) await room.localParticipant.setCameraEnabled(true).catch(() => { this.el.indicators.textContent = "Camera unavailable: continuing with voice only."; });
+    this.el.status.textContent = "Connected. The interviewer will start speaking.";
+    this.startClock();
+  }
+
+  async connectLocal() {
     try {
       this.stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 } });
     } catch (e) { this.el.status.textContent = "Microphone access is needed for a spoken interview."; return; }
@@ -199,7 +241,10 @@ class InterviewClient {
     };
   }
 
-  send(msg) { if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(msg)); }
+  send(msg) {
+    if (this.room) { this.room.localParticipant.publishData(new TextEncoder().encode(JSON.stringify(msg)), { reliable: true, topic: "control" }); return; }
+    if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(msg));
+  }
 
   play(buf) {
     const pcm = new Int16Array(buf);
@@ -267,6 +312,7 @@ class InterviewClient {
     clearInterval(this.clock);
     this.finished = true;
     this.stopCamera();
+    if (this.room) { const room = this.room; this.room = null; setTimeout(() => room.disconnect(), 3000); }
     this.el.report.href = url; this.el.done.hidden = false;
     document.getElementById("done-h").focus();
     this.el.status.textContent = "The interview is over. Your report is ready.";
@@ -279,6 +325,6 @@ if (resume) {
   client.sessionId = resume;
   // Reopening an interview: camera analysis resumes only if the candidate opted in at the start.
   fetch(`/api/interviews/${encodeURIComponent(resume)}`).then((r) => (r.ok ? r.json() : {}))
-    .catch(() => ({})).then((s) => { client.cameraOn = Boolean(s.camera); client.connect(); });
+    .catch(() => ({})).then((s) => { client.cameraOn = Boolean(s.camera); client.transport = s.transport; client.connect(); });
 }
 window.interviewClient = client;

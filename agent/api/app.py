@@ -35,9 +35,11 @@ from agent.errors import FlowError, InterviewerError, SessionNotFoundError
 from agent.interview import InterviewRunner, Step, open_runner
 from agent.report.html import render_html
 from agent.store import repo
+from agent.voice.control import apply_control
 from agent.voice.local_io import PacedAudioOutput, QueueAudioInput
 from agent.voice.session import VoiceInterview, VoiceRuntime, build_voice_runtime
-from perception.vision import VisionConfig, VisionPipeline
+from agent.voice.vision import VisionFactory
+from perception.vision import VisionPipeline
 from perception.worker import MAX_FRAME_BYTES
 
 logger = logging.getLogger("mockint.agent.api")
@@ -45,6 +47,10 @@ logger = logging.getLogger("mockint.agent.api")
 MIC_RATE = 16000
 SPEAKER_RATE = 24000
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
+VENDOR = {
+    "livekit-client.mjs": WEB_CLIENT / "node_modules/livekit-client/dist/livekit-client.esm.mjs",
+}
+"""Browser libraries installed from the npm registry by `make setup` and served locally."""
 
 
 class StartRequest(BaseModel):
@@ -90,24 +96,11 @@ class AppState:
         self.camera: set[str] = set()
         """Interviews whose candidate opted in to camera analysis (this process only)."""
         self.flows = FlowLibrary(settings.data_dir / "flows")
-        self._expression: Any = None
+        self._vision = VisionFactory(settings)
 
     def vision_factory(self) -> Callable[[], VisionPipeline] | None:
-        """Builds a vision pipeline per camera stream, or None when vision cannot run."""
-        from perception.expression import ExpressionModel
-
-        path = self.settings.models.dir / "fer-emotion" / "emotion.onnx"
-        if self._expression is None and path.is_file():
-            try:
-                self._expression = ExpressionModel(path, threads=1)
-            except Exception:
-                logger.exception("the expression model could not be loaded")
-        expression = self._expression
-
-        def make() -> VisionPipeline:
-            return VisionPipeline(VisionConfig(expression_model=None), expression=expression)
-
-        return make
+        """Builds a vision pipeline per camera stream."""
+        return self._vision()
 
 
 def create_app(
@@ -158,6 +151,17 @@ def create_app(
             raise HTTPException(404, "not found")
         media = "text/javascript" if name.endswith(".js") else "text/css"
         return FileResponse(WEB_CLIENT / name, media_type=media)
+
+    @app.get("/static/vendor/{name}")
+    async def vendor(name: str) -> FileResponse:
+        path = VENDOR.get(name)
+        if path is None:
+            raise HTTPException(404, "not found")
+        if not path.is_file():
+            raise HTTPException(
+                503, f"{name} is not installed: run `make setup` (npm ci in web_client/)"
+            )
+        return FileResponse(path, media_type="text/javascript")
 
     @app.get("/api/flows")
     async def flows(request: Request) -> list[dict[str, Any]]:
@@ -315,6 +319,7 @@ def create_app(
             "flow": flow.id,
             "first_question": step.question,
             "camera": req.camera,
+            "transport": _transport(state),
         }
 
     @app.get("/api/interviews/{sid}")
@@ -326,6 +331,7 @@ def create_app(
             "pending": None if step.finished else {"say": step.say, "turn": step.turn},
             "live": sid in st(request).live,
             "camera": sid in st(request).camera,
+            "transport": _transport(st(request)),
         }
 
     @app.post("/api/interviews/{sid}/livekit-token")
@@ -336,7 +342,12 @@ def create_app(
         if not state.settings.livekit.configured:
             raise HTTPException(404, "LiveKit is not configured; use the local transport")
         await state.runner.current(sid)
-        token = candidate_token(state.settings.livekit, session_id=sid, identity=f"cand-{sid}")
+        token = candidate_token(
+            state.settings.livekit,
+            session_id=sid,
+            identity=f"cand-{sid}",
+            camera=sid in state.camera,
+        )
         return {"url": state.settings.livekit.url, "room": room_for(sid), "token": token}
 
     @app.get("/api/interviews/{sid}/report")
@@ -413,6 +424,11 @@ def create_app(
             pass
 
     return app
+
+
+def _transport(state: AppState) -> str:
+    """How the page carries audio: a LiveKit room when configured, else the local WebSocket."""
+    return "livekit" if state.settings.livekit.configured else "local"
 
 
 def _report(state: AppState, sid: str) -> dict[str, Any]:
@@ -516,7 +532,8 @@ async def _run_live(state: AppState, ws: WebSocket, sid: str) -> None:
                     continue
                 mic.push_pcm(data)
             elif (text := msg.get("text")) is not None:
-                await _control(voice, text, send_json)
+                if (reply := await apply_control(voice, text)) is not None:
+                    await send_json(reply)
     except WebSocketDisconnect:
         pass
     finally:
@@ -526,24 +543,6 @@ async def _run_live(state: AppState, ws: WebSocket, sid: str) -> None:
         await voice.aclose()
         for t in list(tasks):
             t.cancel()
-
-
-async def _control(voice: VoiceInterview, text: str, send_json: Any) -> None:
-    try:
-        msg = json.loads(text)
-    except ValueError:
-        await send_json({"type": "error", "message": "messages must be JSON"})
-        return
-    kind = msg.get("type") if isinstance(msg, dict) else None
-    if kind == "end":
-        await voice.end()
-    elif kind == "ping":
-        await send_json({"type": "pong"})
-    elif kind in ("pause", "resume"):
-        voice.agent.set_paused(kind == "pause")
-        await send_json({"type": "paused", "paused": kind == "pause"})
-    else:
-        await send_json({"type": "error", "message": f"unknown message type {kind!r}"})
 
 
 def web_client_files() -> list[str]:

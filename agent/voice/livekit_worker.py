@@ -4,7 +4,10 @@
 the shared voice models (loaded once per worker process in the setup hook). Room names are
 ``interview-<session id>``; a session started through the HTTP API continues in its room, and a
 room without a known session starts a new interview from the room's metadata (JSON profile).
-`candidate_token` mints a room-scoped token with only publish/subscribe/data grants.
+`candidate_token` mints a room-scoped token (at most 10 minutes) that may publish the microphone,
+and the camera only when the candidate opted in to camera analysis, and that dispatches this
+agent to the room. The candidate's control messages (end, pause, resume) arrive on the data topic
+``control``; UI events go out on ``interview``, the same JSON as the local WebSocket.
 """
 
 from __future__ import annotations
@@ -12,16 +15,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from livekit import api
+import numpy as np
+from livekit import api, rtc
 
 from agent.brain.types import CandidateProfile
 from agent.coach.loader import flow_for_role, resolve_flow
 from agent.config import LiveKitSettings, Settings
 from agent.errors import ConfigError, SessionNotFoundError
+from agent.voice.control import CONTROL_TOPIC, EVENT_TOPIC, apply_control
+
+if TYPE_CHECKING:
+    from agent.voice.session import VoiceInterview
 
 logger = logging.getLogger("mockint.agent.voice")
 
@@ -56,8 +65,18 @@ def require_livekit(lk: LiveKitSettings) -> tuple[str, str, str]:
     return lk.url, lk.api_key, lk.api_secret.get_secret_value()
 
 
-def candidate_token(lk: LiveKitSettings, *, session_id: str, identity: str) -> str:
-    """A JWT letting one candidate join one interview room (no admin, no recording)."""
+def candidate_token(
+    lk: LiveKitSettings, *, session_id: str, identity: str, camera: bool = False
+) -> str:
+    """A JWT letting one candidate join one interview room (no admin, no recording).
+
+    Args:
+        lk: LiveKit settings (key and secret sign the token; neither leaves the server).
+        session_id: The interview; the token is valid for its room only.
+        identity: The candidate's participant identity.
+        camera: Whether the candidate opted in to camera analysis; without it the token cannot
+            publish video at all.
+    """
     _, key, secret = require_livekit(lk)
     grants = api.VideoGrants(
         room_join=True,
@@ -65,16 +84,19 @@ def candidate_token(lk: LiveKitSettings, *, session_id: str, identity: str) -> s
         can_publish=True,
         can_subscribe=True,
         can_publish_data=True,
+        can_publish_sources=["microphone", "camera"] if camera else ["microphone"],
         room_create=False,
         room_list=False,
         room_record=False,
         room_admin=False,
     )
+    dispatch = api.RoomConfiguration(agents=[api.RoomAgentDispatch(agent_name=AGENT_NAME)])
     return (
         api.AccessToken(key, secret)
         .with_identity(identity)
         .with_name("Candidate")
         .with_grants(grants)
+        .with_room_config(dispatch)
         .with_ttl(timedelta(seconds=min(lk.token_ttl_s, 600)))
         .to_jwt()
     )
@@ -109,8 +131,10 @@ def build_server(settings: Settings) -> Any:
 
     from agent.interview import open_runner
     from agent.voice.session import VoiceInterview, build_voice_runtime
+    from agent.voice.vision import VisionFactory
 
     url, key, secret = require_livekit(settings.livekit)
+    vision = VisionFactory(settings)
 
     def prewarm(proc: JobProcess) -> None:
         proc.userdata["voice"] = build_voice_runtime(settings)
@@ -130,12 +154,16 @@ def build_server(settings: Settings) -> Any:
                 flow = resolve_flow(flow_ref) if flow_ref else flow_for_role(profile.role)
                 await runner.start(session_id=sid, flow=flow, profile=profile)
 
+            tasks: set[asyncio.Task[Any]] = set()
+
+            def spawn(coro: Any) -> None:
+                task = asyncio.create_task(coro)
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+
             def emit(event: dict[str, Any]) -> None:
                 payload = json.dumps({k: v for k, v in event.items() if k != "t"})
-                task = asyncio.create_task(
-                    ctx.room.local_participant.publish_data(payload, topic="interview")
-                )
-                ctx.add_shutdown_callback(lambda: _cancel(task))
+                spawn(ctx.room.local_participant.publish_data(payload, topic=EVENT_TOPIC))
 
             voice = VoiceInterview(
                 runtime=ctx.proc.userdata["voice"],
@@ -147,14 +175,55 @@ def build_server(settings: Settings) -> Any:
                 emit=emit,
                 on_finished=lambda _step: done.set(),
             )
-            await voice.start(room=ctx.room)
+
+            async def control(packet: rtc.DataPacket) -> None:
+                if (reply := await apply_control(voice, packet.data)) is not None:
+                    emit(reply)
+
+            def on_data(packet: rtc.DataPacket) -> None:
+                if packet.topic == CONTROL_TOPIC and packet.participant is not None:
+                    spawn(control(packet))
+
+            def on_track(
+                track: rtc.Track, _pub: rtc.RemoteTrackPublication, who: rtc.RemoteParticipant
+            ) -> None:
+                # Only a candidate who opted in holds a token that may publish a camera track.
+                if track.kind == rtc.TrackKind.KIND_VIDEO and who.kind != AGENT_KIND:
+                    voice.enable_camera(vision(), fps=settings.perception.video_fps)
+                    spawn(pump_video(voice, track, fps=settings.perception.video_fps))
+
+            ctx.room.on("data_received", on_data)
+            ctx.room.on("track_subscribed", on_track)
             ctx.room.on("disconnected", lambda *_: done.set())
+            await voice.start(room=ctx.room)
             await done.wait()
             await asyncio.sleep(5)  # let the wrap-up line play out
             await voice.aclose()
+            for task in list(tasks):
+                task.cancel()
 
     return server
 
 
-async def _cancel(task: asyncio.Task[Any]) -> None:
-    task.cancel()
+AGENT_KIND = rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+
+
+async def pump_video(voice: VoiceInterview, track: rtc.Track, *, fps: float) -> None:
+    """Camera frames from a LiveKit track into the interview's video worker, at most ``fps``.
+
+    Frames are converted to RGB natively and only when one is due; none is kept or written.
+    """
+    stream = rtc.VideoStream(track, capacity=1, format=rtc.VideoBufferType.RGB24)
+    interval = 1.0 / max(fps, 0.1)
+    last = -interval
+    try:
+        async for event in stream:
+            now = time.monotonic()
+            if now - last < interval * 0.95:
+                continue
+            last = now
+            frame = event.frame
+            rgb = np.frombuffer(frame.data, dtype=np.uint8).reshape(frame.height, frame.width, 3)
+            voice.submit_frame(np.ascontiguousarray(rgb[:, :, ::-1]))
+    finally:
+        await stream.aclose()

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from livekit import rtc
 from livekit.agents import AgentSession, inference, stt, tts, vad
 from livekit.agents.voice.events import AgentStateChangedEvent, UserStateChangedEvent
@@ -221,8 +223,8 @@ class VoiceInterview:
         )
         self.video.start()
 
-    def submit_frame(self, data: bytes) -> bool:
-        """Offer an encoded camera frame (dropped unless the camera is on and due)."""
+    def submit_frame(self, data: bytes | npt.NDArray[np.uint8]) -> bool:
+        """Offer a camera frame, encoded or BGR (dropped unless the camera is on and due)."""
         if self.video is None:
             return False
         return self.video.submit(data, self.collector.now())

@@ -295,8 +295,36 @@ def test_microphone_and_echo_checks(served: Served, fake_mic: Callable[..., list
             expect(page.locator("#check-status")).to_contain_text(
                 "No echo detected", timeout=15_000
             )
+            # laptop speakers next to the microphone: what the page plays reaches the mic
+            echoing = browser.new_page()
+            echoing.add_init_script(SPEAKERS_INTO_MIC)
+            echoing.goto(served.base + "/")
+            echoing.get_by_role("button", name="Check for echo").click()
+            expect(echoing.locator("#check-status")).to_contain_text(
+                "Headphones are recommended", timeout=15_000
+            )
         finally:
             browser.close()
+
+
+SPEAKERS_INTO_MIC = """
+(() => {
+  // Acoustic coupling for the test: everything sent to the speakers also feeds the microphone.
+  const room = new AudioContext();
+  const mic = room.createMediaStreamDestination();
+  const connect = AudioNode.prototype.connect;
+  AudioNode.prototype.connect = function (dest, ...rest) {
+    const out = connect.call(this, dest, ...rest);
+    if (dest instanceof AudioDestinationNode) {
+      const tap = this.context.createMediaStreamDestination();
+      connect.call(this, tap);
+      connect.call(room.createMediaStreamSource(tap.stream), mic);
+    }
+    return out;
+  };
+  navigator.mediaDevices.getUserMedia = async () => mic.stream;
+})();
+"""
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make setup)")
@@ -328,5 +356,34 @@ def test_every_page_is_labelled_and_the_start_works_by_keyboard(
                 page.keyboard.press("Space" if target == "consent" else "Enter")
             expect(page.locator("#room")).to_be_visible(timeout=30_000)
             assert page.evaluate("document.activeElement.id") == "room-h"
+        finally:
+            browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make setup)")
+def test_pages_fit_a_phone_screen(
+    served: Served, encoder_and_vocab: Any, chromium_args: list[str], tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    seed(served, encoder_and_vocab, [("p1", GOOD, 150.0)])
+    overflow = """() => [...document.querySelectorAll('body *')]
+        .filter((e) => { const r = e.getBoundingClientRect();
+                         return r.width > 0 && (r.right > 361 || r.left < -1)
+                                && getComputedStyle(e).position !== 'fixed'
+                                && !e.closest('.scroll-x'); })
+        .map((e) => e.id || e.tagName + '.' + e.className)"""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args)
+        page = browser.new_page(viewport={"width": 360, "height": 740}, is_mobile=True)
+        try:
+            for path in ("/", "/history", "/coach", "/interviews/p1/report"):
+                page.goto(served.base + path)
+                page.wait_for_load_state("networkidle")
+                assert page.evaluate(overflow) == [], path
+                assert page.evaluate("document.documentElement.scrollWidth") <= 361, path
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            raise
         finally:
             browser.close()

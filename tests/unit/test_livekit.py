@@ -36,6 +36,14 @@ def test_candidate_token_is_room_scoped_with_minimal_grants() -> None:
         assert not video.get(admin, False)
     assert claims["sub"] == "cand-abc123"
     assert 0 < claims["exp"] - time.time() <= 600
+    assert video["canPublishSources"] == ["microphone"]  # no camera without opt-in
+    assert [a["agentName"] for a in claims["roomConfig"]["agents"]] == ["mock-interviewer"]
+
+
+def test_camera_opt_in_lets_the_token_publish_video() -> None:
+    token = candidate_token(LK, session_id="abc123", identity="cand-abc123", camera=True)
+    video = jwt.decode(token, "s" * 32, algorithms=["HS256"])["video"]
+    assert sorted(video["canPublishSources"]) == ["camera", "microphone"]
 
 
 def test_token_needs_configuration() -> None:
