@@ -356,7 +356,12 @@ def create_app(
 
     @app.get("/interviews/{sid}/report", response_class=HTMLResponse)
     async def report_html(sid: str, request: Request) -> HTMLResponse:
-        return HTMLResponse(render_html(_report(st(request), sid)))
+        state = st(request)
+        report = _report(state, sid)
+        series = (await asyncio.to_thread(_history, state, 50))["metrics"].get("overall", [])
+        upto = next((i for i, p in enumerate(series) if p["session_id"] == sid), None)
+        trend = series[: upto + 1][-12:] if upto is not None else []
+        return HTMLResponse(render_html(report, trend=trend))
 
     @app.get("/history", response_class=HTMLResponse)
     async def history_page() -> FileResponse:

@@ -57,9 +57,8 @@ def history_summary(
     Args:
         finished: (session id, when it started, report) for each finished interview.
     """
-    rows = sorted(
-        (interview_row(sid, when, rep) for sid, when, rep in finished), key=lambda r: r["date"]
-    )
+    ordered = sorted(finished, key=lambda f: f[1])  # full precision: same-second starts keep order
+    rows = [interview_row(sid, when, rep) for sid, when, rep in ordered]
     metrics: dict[str, list[dict[str, Any]]] = {}
     for m in METRICS:
         points = [

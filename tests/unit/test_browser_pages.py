@@ -155,6 +155,9 @@ def test_report_charts_and_history_trends(
     expect(page.locator("#expr-h")).to_be_visible()
     expect(page.locator("#pace-chart")).to_contain_text("150")
     expect(page.locator(".subscore[data-name=delivery]")).to_be_visible()
+    # score trend: both interviews up to this one, this one last
+    expect(page.locator("#score-trend circle")).to_have_count(2)
+    assert "this interview" in (page.locator("#score-trend").text_content() or "")
     # every timeline span links to its answer, which exists on the page
     hrefs = page.locator("#timeline a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
     assert hrefs and all(page.locator(h).count() == 1 for h in set(hrefs))
@@ -176,6 +179,8 @@ def test_report_charts_and_history_trends(
     rows.first.get_by_role("link").click()
     expect(page).to_have_url(re.compile(r"/interviews/h[12]/report$"))
     expect(page.locator("h1")).to_contain_text("practice interview")
+    page.goto(served.base + "/interviews/h1/report")  # the first interview has no trend yet
+    expect(page.locator("#score-trend")).to_have_count(0)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make setup)")

@@ -76,3 +76,11 @@ def test_series_are_oldest_first_and_skip_what_was_not_measured() -> None:
 
 def test_no_interviews() -> None:
     assert history_summary([]) == {"interviews": [], "metrics": {}, "skills": {}}
+
+
+def test_trend_points_scale_scores_into_the_chart() -> None:
+    from agent.report.html import trend_points
+
+    assert trend_points([{"value": 50}], width=600, height=120) == []
+    pts = trend_points([{"value": 0}, {"value": 100}, {"value": 50}], width=600, height=120)
+    assert [(p["x"], p["y"]) for p in pts] == [(20, 130), (320, 10), (620, 70)]
