@@ -260,6 +260,17 @@ class InterviewClient {
 
   stopPlayback() { for (const s of this.sources) { try { s.stop(); } catch (e) {} } this.sources.clear(); this.playAt = 0; }
 
+  showHearing(text, final) {
+    // The candidate's words as they are recognised; replaced by the final line when the turn ends.
+    if (!this.hearing) { this.hearing = document.createElement("li"); this.hearing.className = "you hearing"; }
+    if (!text) { this.hearing.remove(); this.heard = ""; return; }
+    const shown = this.heard ? `${this.heard} ${text}` : text;
+    if (final) this.heard = shown;
+    this.hearing.textContent = `You (speaking): ${shown}`;
+    if (!this.hearing.isConnected) this.el.transcript.append(this.hearing);
+    this.hearing.scrollIntoView({ block: "nearest" });
+  }
+
   addLine(who, text) {
     const li = document.createElement("li"); li.className = who; li.textContent = `${who === "you" ? "You" : "Interviewer"}: ${text}`;
     this.el.transcript.append(li); li.scrollIntoView({ block: "nearest" });
@@ -269,7 +280,8 @@ class InterviewClient {
     switch (ev.type) {
       case "hello": this.startClock(); this.speakerRate = ev.speaker_rate; if (ev.resumed) document.getElementById("notice").textContent = "Reconnected: continuing where you left off."; break;
       case "agent_said": this.el.captions.textContent = ev.text; this.addLine("interviewer", ev.text); break;
-      case "user_said": if (ev.text) this.addLine("you", ev.text); break;
+      case "hearing": this.showHearing(ev.text, ev.final); break;
+      case "user_said": this.showHearing(null); if (ev.text) this.addLine("you", ev.text); break;
       case "agent_state": this.el.status.textContent = { speaking: "Interviewer is speaking…", listening: "Listening: take your time.", thinking: "Thinking…" }[ev.state] || this.el.status.textContent; break;
       case "clear": this.stopPlayback(); break;
       case "question": if (ev.of) document.getElementById("progress").textContent = `Question ${ev.number} of ${ev.of}${ev.kind === "follow_up" ? " (follow-up)" : ""}`; break;

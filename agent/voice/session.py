@@ -19,7 +19,11 @@ import numpy as np
 import numpy.typing as npt
 from livekit import rtc
 from livekit.agents import AgentSession, inference, stt, tts, vad
-from livekit.agents.voice.events import AgentStateChangedEvent, UserStateChangedEvent
+from livekit.agents.voice.events import (
+    AgentStateChangedEvent,
+    UserInputTranscribedEvent,
+    UserStateChangedEvent,
+)
 from livekit.agents.voice.io import AudioInput, AudioOutput
 from livekit.agents.voice.turn import TurnHandlingOptions
 
@@ -158,6 +162,7 @@ class VoiceInterview:
             self.session.output.audio = audio_out
         self.session.on("agent_state_changed", self._on_agent_state)
         self.session.on("user_state_changed", self._on_user_state)
+        self.session.on("user_input_transcribed", self._on_transcribed)
         self._cap_task: asyncio.Task[None] | None = None
         self._max_s = settings.voice.max_session_minutes * 60
 
@@ -179,6 +184,11 @@ class VoiceInterview:
         elif ev.new_state == "listening":
             self.agent.user_paused()
         self._emit({"type": "user_state", "state": ev.new_state})
+
+    def _on_transcribed(self, ev: UserInputTranscribedEvent) -> None:
+        """Words as they are recognised, for the page's live transcript (not the answer record)."""
+        if ev.transcript.strip() and not self._recently_speaking():
+            self._emit({"type": "hearing", "text": ev.transcript, "final": ev.is_final})
 
     async def start(self, *, room: rtc.Room | None = None) -> None:
         """Start the session; the interviewer greets and asks its first (or pending) question.

@@ -137,6 +137,8 @@ async def test_let_me_think_waits_quietly(runtime, voice, settings, brain, mini_
             said = await h.wait_for(lambda e: e["type"] == "agent_said", within=30, after=t_end)
             heard = [(e["text"], e["kind"]) for e in h.captured.events if e["type"] == "user_said"]
             assert said["text"] == "Sure, take your time.", heard
+            live = " ".join(e["text"] for e in h.captured.events if e["type"] == "hearing")
+            assert "think" in live.lower()  # the page's live transcript saw the words first
             assert (await runner.current("v")).turn == 0
             assert h.voice.agent.answers_submitted == 0
         finally:
