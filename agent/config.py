@@ -117,6 +117,27 @@ class ServerSettings(BaseModel):
     max_upload_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
 
 
+class GeminiSettings(BaseModel):
+    """The Gemini brain (google-genai), switched on by GEMINI_API_KEY or GOOGLE_API_KEY."""
+
+    api_key: SecretStr | None = None
+    model: str = "gemini-2.5-flash"
+    base_url: str | None = None
+    """Override the API endpoint (tests use a local fake server)."""
+    step_timeout_s: float = Field(default=2.5, ge=0.2, le=30)
+    """Each brain step falls back to the offline brain when Gemini has not answered by then."""
+    max_output_tokens: int = Field(default=512, ge=64, le=4096)
+    thinking_budget: int = Field(default=0, ge=0, le=2048)
+    """Thinking tokens per call; 0 keeps a live conversation snappy."""
+    score_band: float = Field(default=20.0, ge=0, le=100)
+    """Gemini's grade may move a content score at most this far from the rubric's."""
+
+    @property
+    def configured(self) -> bool:
+        """Whether a key is present."""
+        return self.api_key is not None and bool(self.api_key.get_secret_value())
+
+
 class LiveKitSettings(BaseModel):
     """Production transport: a LiveKit room (read from LIVEKIT_URL / _API_KEY / _API_SECRET)."""
 
@@ -152,11 +173,15 @@ class Settings(BaseSettings):
     perception: PerceptionSettings = Field(default_factory=PerceptionSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
+    gemini: GeminiSettings = Field(default_factory=GeminiSettings)
 
     @model_validator(mode="after")
     def _standard_env_names(self) -> Settings:
-        """Honour the providers' own variable names (DEEPGRAM_API_KEY, LIVEKIT_*)."""
+        """Honour the providers' own variable names (DEEPGRAM_API_KEY, LIVEKIT_*, GEMINI_*)."""
         env = os.environ
+        key = env.get("GEMINI_API_KEY") or env.get("GOOGLE_API_KEY")
+        if self.gemini.api_key is None and key:
+            self.gemini.api_key = SecretStr(key)
         if self.voice.deepgram_api_key is None and env.get("DEEPGRAM_API_KEY"):
             self.voice.deepgram_api_key = SecretStr(env["DEEPGRAM_API_KEY"])
         lk = self.livekit

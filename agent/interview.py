@@ -253,6 +253,21 @@ def build_offline_brain(settings: Settings) -> InterviewBrain:
     return OfflineBrain(encoder=encoder, scoring=settings.scoring, vocabulary=vocab)
 
 
+def build_brain(settings: Settings) -> InterviewBrain:
+    """Gemini over the offline brain when a key is set, else the offline brain alone."""
+    offline = build_offline_brain(settings)
+    if not settings.gemini.configured:
+        return offline
+    from agent.brain.gemini import GeminiBrain
+    from agent.brain.gemini_client import GeminiClient
+    from agent.brain.offline import OfflineBrain
+
+    assert isinstance(offline, OfflineBrain)
+    return GeminiBrain(
+        offline=offline, client=GeminiClient(settings.gemini), settings=settings.gemini
+    )
+
+
 @asynccontextmanager
 async def open_runner(
     settings: Settings,
@@ -262,7 +277,7 @@ async def open_runner(
     use_db: bool = True,
 ) -> AsyncIterator[InterviewRunner]:
     """A runner with a SQLite checkpointer (or in-memory) and the configured database."""
-    brain = brain or build_offline_brain(settings)
+    brain = brain or build_brain(settings)
     engine = None
     if use_db:
         engine = make_engine(settings.database_url, echo=settings.db.echo)

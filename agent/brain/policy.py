@@ -33,6 +33,8 @@ class ThreadView:
     """Content score of the combined thread."""
     targets_asked: tuple[str, ...] = ()
     """Targets of follow-ups already asked on this question."""
+    answer: str = ""
+    """The latest answer's text (for brains that word follow-ups from it)."""
 
 
 @dataclass(frozen=True, slots=True)

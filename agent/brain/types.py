@@ -56,7 +56,7 @@ class PlannedQuestion(BaseModel):
     follow_ups: tuple[FollowUpRule, ...] = ()
     rephrase: str | None = None
     expected_seconds: int = 120
-    origin: Literal["flow", "resume"] = "flow"
+    origin: Literal["flow", "resume", "gemini"] = "flow"
     why: str = ""
     """Why the planner chose it (skill match, JD match, résumé project); shown in the report."""
 
@@ -71,6 +71,8 @@ class InterviewPlan(BaseModel):
     level: int = Field(ge=1, le=3)
     persona: Persona = "friendly"
     notes: tuple[str, ...] = ()
+    by: str = "offline"
+    """What planned it: "offline", "gemini" or "offline (gemini <fault>)"."""
 
 
 FollowUpTarget = str
@@ -89,3 +91,5 @@ class Decision(BaseModel):
     next_question: PlannedQuestion | None = None
     level: int = Field(default=2, ge=1, le=3)
     reason: str = ""
+    by: str = "offline"
+    """What worded it: "offline", "gemini" or "offline (gemini <fault>)"."""

@@ -57,6 +57,7 @@ async def plan_node(state: InterviewState, runtime: Runtime[InterviewContext]) -
     }
     return {
         "brain": runtime.context.brain.name,
+        "planned_by": plan.by,
         "plan": [q.model_dump(mode="json") for q in plan.questions],
         "reserve": [q.model_dump(mode="json") for q in plan.reserve],
         "cursor": 0,
@@ -113,6 +114,7 @@ async def ask_node(state: InterviewState, runtime: Runtime[InterviewContext]) ->
         "thread_evidence": [],
         "delivery": delivery,
         "span": span,
+        "asked_by": pending.get("asked_by", "offline"),
     }
     update: dict[str, Any] = {"turns": [turn], "elapsed_s": round(elapsed, 2)}
     if pending["kind"] == "main":
@@ -152,6 +154,7 @@ async def analyse_node(state: InterviewState, runtime: Runtime[InterviewContext]
         thread_features=features_to_dict(t_feats),
         thread_score=t_score.value,
         thread_evidence=list(t_score.because),
+        graded_by=score.source,
     )
     return {"turns": [last]}
 
@@ -187,6 +190,7 @@ async def route_node(
         combined=features_from_dict(last["thread_features"]),
         score=float(last["thread_score"]),
         targets_asked=tuple(t["target"] for t in thread if t["target"]),
+        answer=last["answer"],
     )
     asked_texts = frozenset(t["question"] for t in turns)
     view = InterviewView(
@@ -234,6 +238,7 @@ async def route_node(
             "qid": plan[cursor].qid,
             "follow_up_of": main_turn,
             "target": decision.target,
+            "asked_by": decision.by,
         }
         return Command(goto="ask", update={"pending": pending, "cues": cues})
     if decision.action == "next" and decision.next_question is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 Phase = Literal["planning", "asking", "wrap_up", "done"]
 
@@ -33,6 +33,8 @@ class Pending(TypedDict):
     follow_up_of: int | None
     """Turn index of the main question this follows up, or None."""
     target: str | None
+    asked_by: NotRequired[str]
+    """What worded the line: "offline", "gemini" or "offline (gemini <fault>)"."""
 
 
 class InterviewState(TypedDict, total=False):
@@ -44,6 +46,8 @@ class InterviewState(TypedDict, total=False):
     flow: dict[str, Any]
     """The coach flow as data, frozen at start so a resumed interview is unchanged."""
     brain: str
+    planned_by: str
+    """What planned the questions (the brain, or the offline fallback after a fault)."""
     plan: list[dict[str, Any]]
     """`PlannedQuestion`s in order (may be adapted as difficulty moves)."""
     reserve: list[dict[str, Any]]

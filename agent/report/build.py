@@ -51,6 +51,11 @@ async def build_report(state: InterviewState, brain: InterviewBrain) -> dict[str
                     score=float(final["thread_score"]),
                     features=feats,
                     follow_ups=n_follow,
+                    answer=" ".join(
+                        x["answer"]
+                        for x in turns
+                        if x["index"] == t["index"] or x["follow_up_of"] == t["index"]
+                    ),
                 )
             )
             score = float(final["thread_score"])
@@ -88,6 +93,9 @@ async def build_report(state: InterviewState, brain: InterviewBrain) -> dict[str
                 span=_span(t),
                 fluency=(t.get("delivery") or {}).get("fluency"),
                 presence=(t.get("delivery") or {}).get("presence"),
+                asked_by=t.get("asked_by", "offline"),
+                graded_by=t.get("graded_by", "offline"),
+                question_origin=plan.get(t["qid"], {}).get("origin", "flow"),
             )
         )
     summary = await brain.summarise(questions=scored)
@@ -112,6 +120,8 @@ async def build_report(state: InterviewState, brain: InterviewBrain) -> dict[str
         skills=list(profile.get("skills", [])),
         candidate_name=profile.get("name", ""),
         brain=state.get("brain", brain.name),
+        planned_by=state.get("planned_by", "offline"),
+        critique_by=summary.source,
         scoring_version=SCORING_VERSION,
         prompts=[PromptUse(name=r.name, version=r.version, sha256=r.sha256) for r in refs],
         overall_score=summary.overall,

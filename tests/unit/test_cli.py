@@ -121,7 +121,7 @@ def load_report(out_dir: Path) -> dict[str, Any]:
 
 
 def check_report_shape(report: dict[str, Any]) -> None:
-    assert report["schema_version"] == "1.2"
+    assert report["schema_version"] == "1.3"
     assert isinstance(report["overall_score"], int | float)
     assert 0 <= report["overall_score"] <= 100
     assert isinstance(report["questions"], list)

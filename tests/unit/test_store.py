@@ -46,7 +46,7 @@ def test_repo_roundtrip_in_memory() -> None:
         turns = repo.list_turns(session=db, session_id="s1")
         assert [t.answer for t in turns] == ["A2."]
         report = {
-            "schema_version": "1.2",
+            "schema_version": "1.3",
             "overall_score": 61.0,
             "critique": "c",
             "scoring_version": "1.0",
@@ -84,7 +84,7 @@ async def test_runner_records_turns_and_report(settings, brain, mini_flow) -> No
         turns = repo.list_turns(session=db, session_id="x1")
         assert len(turns) == 1 and turns[0].answer.startswith("I'm a backend")
         assert turns[0].features["word_count"] > 5
-        assert repo.load_report(session=db, session_id="x1")["schema_version"] == "1.2"
+        assert repo.load_report(session=db, session_id="x1")["schema_version"] == "1.3"
         assert repo.get_session(session=db, session_id="x1").skills == ["python"]
     assert settings.checkpoint_path.exists()
     assert not list(settings.data_dir.rglob("*.wav"))
