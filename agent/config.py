@@ -99,6 +99,8 @@ class VoiceSettings(BaseModel):
     no_answer_after_s: float = Field(default=30.0, ge=5, le=600)
     """Silence after a question (nothing said at all) this long counts as no answer: the
     interviewer offers a simpler wording or moves on instead of waiting forever."""
+    ack_after_s: float = Field(default=1.5, ge=0.2, le=10)
+    """When the next line is not ready this long after an answer, say a short acknowledgement."""
     max_session_minutes: float = Field(default=60.0, ge=1, le=240)
     """Hard cap on a spoken interview's length; it wraps up gracefully when reached."""
     language: str = "en"

@@ -22,12 +22,14 @@ from livekit.agents.llm import StopResponse
 from agent.interview import InterviewRunner, Step
 from agent.voice.delivery import DeliveryCollector
 from agent.voice.turns import classify_utterance, looks_unfinished
+from prompts import load as load_prompt
 
 logger = logging.getLogger("mockint.agent.voice")
 
 EventSink = Callable[[dict[str, Any]], None]
 """Receives UI events (captions, transcript, state); must not block."""
 
+VOICE_LINES = "voice_lines"
 HOLD_REPLY = "Sure, take your time."
 REPEAT_PREFIX = "Of course. "
 
@@ -66,6 +68,7 @@ class InterviewerAgent(Agent):
         transcribing: Callable[[], bool] | None = None,
         max_transcript_wait_s: float = 20.0,
         collector: DeliveryCollector | None = None,
+        ack_after_s: float = 1.5,
     ) -> None:
         super().__init__(instructions="Offline interviewer: lines come from the interview graph.")
         self._runner = runner
@@ -89,6 +92,9 @@ class InterviewerAgent(Agent):
         self._transcribing = transcribing or (lambda: False)
         self._max_transcript_wait_s = max_transcript_wait_s
         self.collector = collector
+        self._ack_after_s = ack_after_s
+        self._late_acks = [str(x) for x in load_prompt(VOICE_LINES).data()["late_ack"]]
+        self.late_acks_said = 0
 
     def set_transcribing_probe(self, probe: Callable[[], bool]) -> None:
         """Tell the agent how to ask whether heard speech is still being transcribed."""
@@ -288,7 +294,15 @@ class InterviewerAgent(Agent):
             if delivery is not None:
                 self._emit({"type": "delivery", **_live_figures(delivery)})
         t0 = time.monotonic()
-        step = await self._runner.answer(self._session_id, text, delivery=delivery, span=span)
+        thinking = asyncio.ensure_future(
+            self._runner.answer(self._session_id, text, delivery=delivery, span=span)
+        )
+        done, _ = await asyncio.wait({thinking}, timeout=self._ack_after_s)
+        if not done:
+            # The next line is late (a slow brain step): a short natural acknowledgement.
+            self._say(self._late_acks[self.late_acks_said % len(self._late_acks)])
+            self.late_acks_said += 1
+        step = await thinking
         self._emit({"type": "brain_timing", "ms": round((time.monotonic() - t0) * 1000, 1)})
         self.answers_submitted += 1
         self._pending = step

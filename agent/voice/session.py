@@ -137,6 +137,7 @@ class VoiceInterview:
                 0.5, settings.voice.answer_pause_s - settings.voice.min_endpointing_s
             ),
             collector=self.collector,
+            ack_after_s=settings.voice.ack_after_s,
         )
         session_stt = runtime.stt
         if isinstance(session_stt, IncrementalSTT):

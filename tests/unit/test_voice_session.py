@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import numpy as np
 import pytest
@@ -183,5 +184,57 @@ async def test_a_break_suspends_the_no_answer_wait(runtime, settings, brain, min
             h.voice.agent.set_paused(False)
             ev = await h.wait_for(lambda e: e["type"] == "no_answer", within=15, after=t0)
             assert ev["at"] - t0 >= 11.5
+        finally:
+            await h.aclose()
+
+
+class SlowBrain:
+    """The offline brain, but deciding what to say next takes a while (a slow cloud step)."""
+
+    def __init__(self, inner: Any, delay_s: float) -> None:
+        self._inner = inner
+        self.name = inner.name
+        self.prompt_refs = inner.prompt_refs
+        self._delay_s = delay_s
+
+    async def plan(self, **kw: Any) -> Any:
+        return await self._inner.plan(**kw)
+
+    async def analyse(self, **kw: Any) -> Any:
+        return await self._inner.analyse(**kw)
+
+    async def decide(self, **kw: Any) -> Any:
+        await asyncio.sleep(self._delay_s)
+        return await self._inner.decide(**kw)
+
+    async def summarise(self, **kw: Any) -> Any:
+        return await self._inner.summarise(**kw)
+
+
+async def test_a_late_next_line_gets_a_short_acknowledgement_first(
+    runtime, voice, settings, brain, mini_flow
+) -> None:  # type: ignore[no-untyped-def]
+    from prompts import load as load_prompt
+
+    acks = load_prompt("voice_lines").data()["late_ack"]
+    quick = settings.model_copy(
+        update={"voice": settings.voice.model_copy(update={"ack_after_s": 0.8})}
+    )
+    slow = SlowBrain(brain, delay_s=3.0)
+    async with open_runner(quick, brain=slow, durable=False, use_db=False) as runner:  # type: ignore[arg-type]
+        h = await harness(runtime, quick, slow, mini_flow, runner)
+        try:
+            await h.wait_listening(within=90)
+            pcm = await say(voice, "I am a backend engineer with five years of Python experience.")
+            t_end = await h.speak(pcm + silence(0.1))
+            ack = await h.wait_for(lambda e: e["type"] == "agent_said", within=45, after=t_end)
+            assert ack["text"] in acks
+            nxt = await h.wait_for(
+                lambda e: e["type"] == "agent_said" and e["text"] not in acks,
+                within=45,
+                after=ack["at"],
+            )
+            assert nxt["text"].endswith("?")  # then the next question itself
+            assert h.voice.agent.late_acks_said == 1
         finally:
             await h.aclose()
