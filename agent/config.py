@@ -128,6 +128,8 @@ class GeminiSettings(BaseModel):
     """Override the API endpoint (tests use a local fake server)."""
     step_timeout_s: float = Field(default=2.5, ge=0.2, le=30)
     """Each brain step falls back to the offline brain when Gemini has not answered by then."""
+    cooldown_s: float = Field(default=30.0, ge=0, le=600)
+    """After a timeout, 429, 5xx or network fault, skip Gemini this long (offline meanwhile)."""
     max_output_tokens: int = Field(default=512, ge=64, le=4096)
     thinking_budget: int = Field(default=0, ge=0, le=2048)
     """Thinking tokens per call; 0 keeps a live conversation snappy."""

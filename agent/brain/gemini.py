@@ -50,6 +50,8 @@ PROMPTS = ("gemini_system", "gemini_plan", "gemini_grade", "gemini_follow_up", "
 _QUOTE = re.compile(r"“([^”]{2,})”")
 GENERIC_PROBE = "Can you say more about that, with a specific example from your own work?"
 """How a missing point of a generated question is probed (Gemini then words it for the answer)."""
+OUTAGES = frozenset({"timeout", "rate_limited", "server", "network"})
+"""Faults that suggest the next call would fail too (a malformed or unusable reply does not)."""
 _NO_GRADE_FLAGS = frozenset({"empty", "non_answer", "gibberish", "off_language"})
 
 
@@ -86,6 +88,15 @@ def as_data(text: str) -> str:
     return text.replace("<", "‹").replace(">", "›").strip()
 
 
+def speakable(text: str, *, max_words: int = 45) -> bool:
+    """Whether a generated line reads as plain speech (no JSON, markup or code; short)."""
+    words = text.split()
+    if not 3 <= len(words) <= max_words or any(c in text for c in "{}[]<>`#*|_\\"):
+        return False
+    letters = sum(c.isalpha() for c in text)
+    return letters >= 0.6 * len(text.replace(" ", ""))
+
+
 def fallback_label(kind: str) -> str:
     """How a step's producer is recorded after a Gemini fault."""
     return f"offline (gemini {kind})"
@@ -109,11 +120,17 @@ class GeminiBrain:
         self._prompts = {n: load_prompt(n) for n in PROMPTS}
         self.faults: dict[str, int] = {}
         """Fallbacks so far by kind (for benchmarks and logs; no candidate data)."""
+        self._down_until = 0.0
+        """After an outage-like fault, steps go straight to the offline brain until then."""
 
     @property
     def prompt_refs(self) -> tuple[PromptRef, ...]:
         """Every prompt file this brain may use, with version and hash."""
         return (*self.offline.prompt_refs, *(p.ref for p in self._prompts.values()))
+
+    def recover(self) -> None:
+        """Forget a past outage: the next step tries Gemini again."""
+        self._down_until = 0.0
 
     # ------------------------------------------------------------------ plumbing
 
@@ -126,6 +143,9 @@ class GeminiBrain:
         self, step: str, attempt: Callable[[], Awaitable[R]], *, retry_malformed: bool = True
     ) -> tuple[R | None, str]:
         """Run a Gemini step within the deadline; (result, producer) or (None, fallback label)."""
+        if time.monotonic() < self._down_until:
+            self.faults["unavailable"] = self.faults.get("unavailable", 0) + 1
+            return None, fallback_label("unavailable")
         deadline = time.monotonic() + self.settings.step_timeout_s
         tries = 2 if retry_malformed else 1
         kind = "timeout"
@@ -145,9 +165,12 @@ class GeminiBrain:
                     break
             except UnusableOutput as e:
                 kind = "unusable"
-                logger.info("gemini %s output not used: %s", step, e)
+                logger.warning("gemini %s output not used: %s", step, e)
                 break
         self.faults[kind] = self.faults.get(kind, 0) + 1
+        if kind in OUTAGES:
+            # Do not make the candidate wait for every step of a turn while Gemini is down.
+            self._down_until = time.monotonic() + self.settings.cooldown_s
         logger.warning("gemini %s fell back to the offline brain (%s)", step, kind)
         return None, fallback_label(kind)
 
@@ -271,8 +294,8 @@ class GeminiBrain:
             text = await self._first_sentences(system=self._system(flow), user=user)
             if why := unsafe(text) or leaked(text, secrets, public):
                 raise UnusableOutput(f"follow-up {why}")
-            if "?" not in text or len(text.split()) > 45:
-                raise UnusableOutput("follow-up is not a short question")
+            if not speakable(text):
+                raise UnusableOutput("follow-up is not a short spoken line")
             if normalise(text) in {normalise(t) for t in (*view.asked_texts, *view.said)}:
                 raise UnusableOutput("follow-up repeats an earlier line")
             return text

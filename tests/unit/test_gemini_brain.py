@@ -211,3 +211,37 @@ async def test_live_gemini_smoke(brain: OfflineBrain) -> None:
     _, score = await live.analyse(flow=flow, question=plan.questions[0], answer=STRONG)
     assert score.source == "gemini", score.source
     await asyncio.sleep(0)
+
+
+async def test_after_an_outage_steps_skip_gemini_for_a_while(
+    fake: FakeGemini, gemini_brain: GeminiBrain
+) -> None:
+    flow = shipped_flows()["backend"]
+    q = (await gemini_brain.offline.plan(flow=flow, profile=CandidateProfile())).questions[0]
+    fake.mode = "500"
+    _, first = await gemini_brain.analyse(flow=flow, question=q, answer=STRONG)
+    assert first.source == "offline (gemini server)"
+    fake.mode = "normal"
+    seen = len(fake.requests)
+    _, second = await gemini_brain.analyse(flow=flow, question=q, answer=STRONG)
+    assert second.source == "offline (gemini unavailable)" and len(fake.requests) == seen
+    gemini_brain.recover()
+    _, third = await gemini_brain.analyse(flow=flow, question=q, answer=STRONG)
+    assert third.source == "gemini"
+
+
+@pytest.mark.parametrize(
+    ("line", "ok"),
+    [
+        ("You mentioned the cache. How did you keep it fresh?", True),
+        ("Walk me through the steps you took yourself.", True),
+        ('{"score": "very good", "covered": [1,', False),
+        ("**Great answer!** Next: `SELECT *`", False),
+        ("Why?", False),
+        ("word " * 60, False),
+    ],
+)
+def test_only_plain_short_speech_is_spoken(line: str, ok: bool) -> None:
+    from agent.brain.gemini import speakable
+
+    assert speakable(line) is ok
