@@ -90,6 +90,10 @@ async def test_gemini_grades_words_follow_ups_and_writes_the_critique(
     names = {p["name"]: p for p in report["prompts"]}
     assert {"gemini_system", "gemini_grade", "gemini_follow_up", "gemini_critique"} <= set(names)
     assert all(len(p["sha256"]) == 64 for p in report["prompts"])
+    from agent.report.html import render_html
+
+    page = render_html(report)
+    assert 'id="provenance"' in page and "graded by gemini" in page
     # the critique's quote is the candidate's real words
     assert any("“" in s for s in report["strengths"])
     # the candidate's answer reached Gemini only as delimited data
