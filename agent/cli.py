@@ -609,8 +609,10 @@ def eval_personas(
 
             return await run_audio_battery(settings, flows, persona or None, max_turns=max_turns)
         async with open_runner(settings, durable=False, use_db=False) as runner:
+            brain_name.append(runner.brain_name)
             return await run_text_battery(runner, flows, persona or None)
 
+    brain_name: list[str] = []
     result = asyncio.run(run())
     names = result.invariants
     table = Table(title="Persona battery" + (" (audio)" if audio else ""))
@@ -632,10 +634,10 @@ def eval_personas(
         for name, lines in checks.items():
             for line in lines:
                 out.print(f"FAIL {key} {name}: {line}")
-    summary = result.summary()
+    summary = {**result.summary(), "brain": brain_name[0] if brain_name else "offline"}
     out.print(
         f"{summary['cases']} case(s), {summary['violations']} violation(s) "
-        f"over {len(names)} invariants"
+        f"over {len(names)} invariants (brain: {summary['brain']})"
     )
     out.print("RESULT " + json.dumps(summary))
     if summary["violations"]:

@@ -131,6 +131,11 @@ class InterviewRunner:
         await self._graph.ainvoke(state, self._config(session_id), context=self._ctx)
         return await self.current(session_id)
 
+    @property
+    def brain_name(self) -> str:
+        """The brain this runner uses ("offline" or "gemini")."""
+        return self._brain.name
+
     async def values(self, session_id: str) -> dict[str, Any]:
         """A copy of the interview's current graph state (for evaluation and inspection)."""
         snap = await self._graph.aget_state(self._config(session_id))
