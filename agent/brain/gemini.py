@@ -152,8 +152,7 @@ class GeminiBrain:
         for _ in range(tries):
             left = deadline - time.monotonic()
             if left <= 0.05:
-                kind = "timeout" if kind == "timeout" else kind
-                break
+                break  # no time for the retry: the last fault stands
             try:
                 return await asyncio.wait_for(attempt(), timeout=left), "gemini"
             except TimeoutError:
