@@ -228,3 +228,22 @@ def serve_with(
 ) -> Callable[[dict[str, str]], contextlib.AbstractContextManager[Served]]:
     """Start `interviewer serve` with extra environment variables (as a context manager)."""
     return lambda env: serve_app(tmp_path, env)
+
+
+def _start_interview(
+    page: Any, base: str, *, flow: str | None = None, camera: bool = False
+) -> None:
+    """Open the start page, pick a flow, consent (and opt in to the camera) and start."""
+    page.goto(base + "/")
+    if flow is not None:
+        page.locator("#flow").select_option(flow)
+    if camera:
+        page.get_by_label("Switch on camera analysis").check()
+    page.get_by_label("I understand this is self-practice coaching").check()
+    page.get_by_role("button", name="Start interview").click()
+
+
+@pytest.fixture
+def start_interview() -> Callable[..., None]:
+    """Start an interview through the page as a candidate would (a Playwright page)."""
+    return _start_interview

@@ -9,6 +9,7 @@ without the candidate's opt-in no frame is analysed at all.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,7 +44,11 @@ def write_y4m(path: Path, image: Path, *, seconds: float = 2.0, fps: int = 15) -
 )
 @pytest.mark.parametrize("opt_in", [True, False], ids=["camera-on", "camera-off"])
 def test_camera_frames_from_a_real_browser(
-    tmp_path: Path, served: Served, opt_in: bool, chromium_args: list[str]
+    tmp_path: Path,
+    served: Served,
+    opt_in: bool,
+    chromium_args: list[str],
+    start_interview: Callable[..., None],
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -62,11 +67,7 @@ def test_camera_frames_from_a_real_browser(
         )
         page = browser.new_page()
         try:
-            page.goto(served.base + "/")
-            if opt_in:
-                page.get_by_label("Switch on camera analysis").check()
-            page.get_by_label("I understand this is self-practice coaching").check()
-            page.get_by_role("button", name="Start interview").click()
+            start_interview(page, served.base, camera=opt_in)
             expect(page.locator("#room")).to_be_visible(timeout=30_000)
             indicators = page.locator("#indicators")
             if opt_in:

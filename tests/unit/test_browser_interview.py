@@ -43,7 +43,10 @@ def _speech(text: str) -> bytes:
     CHROMIUM is None, reason="Debian chromium is not installed (make setup installs it)"
 )
 def test_a_short_interview_end_to_end_through_the_page(
-    tmp_path: Path, served: Served, fake_mic: Callable[..., list[str]]
+    tmp_path: Path,
+    served: Served,
+    fake_mic: Callable[..., list[str]],
+    start_interview: Callable[..., None],
 ) -> None:
     """Set up, consent, speak (fake microphone), get a follow-up, end, read the report."""
     import re
@@ -58,10 +61,7 @@ def test_a_short_interview_end_to_end_through_the_page(
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         page = browser.new_page()
         try:
-            page.goto(served.base + "/")
-            page.locator("#flow").select_option("backend")
-            page.get_by_label("I understand this is self-practice coaching").check()
-            page.get_by_role("button", name="Start interview").click()
+            start_interview(page, served.base, flow="backend")
             transcript = page.locator("#transcript")
             expect(transcript.locator("li.you")).to_contain_text(
                 "idea", timeout=90_000, ignore_case=True

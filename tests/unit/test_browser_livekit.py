@@ -119,6 +119,7 @@ def test_page_joins_the_room_with_a_scoped_token_and_falls_back_to_local(
     livekit_served: tuple[Served, FakeSignal],
     fake_mic: Callable[..., list[str]],
     tmp_path: Path,
+    start_interview: Callable[..., None],
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -138,10 +139,7 @@ def test_page_joins_the_room_with_a_scoped_token_and_falls_back_to_local(
             ),
         )
         try:
-            page.goto(served.base + "/")
-            page.locator("#flow").select_option("behavioural")
-            page.get_by_label("I understand this is self-practice coaching").check()
-            page.get_by_role("button", name="Start interview").click()
+            start_interview(page, served.base, flow="behavioural")
             expect(page.locator("#notice")).to_contain_text(
                 "Could not join the LiveKit room", timeout=60_000
             )

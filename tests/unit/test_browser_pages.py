@@ -219,7 +219,10 @@ def test_coach_edits_validates_saves_and_shares_a_flow(page: Any, served: Served
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make setup)")
 def test_interview_room_progress_controls_and_a_second_tab(
-    served: Served, tmp_path: Path, fake_mic: Callable[..., list[str]]
+    served: Served,
+    tmp_path: Path,
+    fake_mic: Callable[..., list[str]],
+    start_interview: Callable[..., None],
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -228,10 +231,7 @@ def test_interview_room_progress_controls_and_a_second_tab(
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         page = browser.new_page()
         try:
-            page.goto(served.base + "/")
-            page.locator("#flow").select_option("behavioural")
-            page.get_by_label("I understand this is self-practice coaching").check()
-            page.get_by_role("button", name="Start interview").click()
+            start_interview(page, served.base, flow="behavioural")
             expect(page.locator("#progress")).to_contain_text(
                 re.compile(r"Question 1 of \d+"), timeout=60_000
             )
