@@ -82,8 +82,9 @@ class PerceptionSettings(BaseModel):
 class VoiceSettings(BaseModel):
     """Voice pipeline and turn-taking settings."""
 
-    tts: Literal["auto", "piper", "espeak"] = "auto"
-    """Interviewer voice: Piper when its model is provisioned ("auto"), or espeak-ng."""
+    tts: Literal["auto", "deepgram", "piper", "espeak"] = "auto"
+    """Interviewer voice. "auto": Deepgram Aura when DEEPGRAM_API_KEY is set (the local voice
+    speaks any line it fails), else Piper when provisioned, else espeak-ng."""
     stt_threads: int = Field(default=2, ge=1, le=16)
     """CPU threads for offline speech recognition."""
     stt_beam_size: int = Field(default=1, ge=1, le=10)
@@ -106,9 +107,10 @@ class VoiceSettings(BaseModel):
     language: str = "en"
     """Spoken language carried end to end (English is the supported one)."""
     deepgram_api_key: SecretStr | None = Field(default=None)
-    """Deepgram key (also read from DEEPGRAM_API_KEY); enables cloud speech recognition."""
+    """Deepgram key (also read from DEEPGRAM_API_KEY); enables cloud speech recognition and,
+    with tts "auto" or "deepgram", the cloud voice."""
     deepgram_base_url: str | None = None
-    """Override Deepgram's endpoint (used by tests against a local fake)."""
+    """Deepgram's API root (default https://api.deepgram.com; tests use a local fake)."""
 
 
 class ServerSettings(BaseModel):

@@ -35,6 +35,7 @@ from agent.errors import FlowError, InterviewerError, SessionNotFoundError
 from agent.interview import InterviewRunner, Step, open_runner
 from agent.report.html import render_html
 from agent.store import repo
+from agent.voice.cloud_http import close_sessions
 from agent.voice.control import apply_control
 from agent.voice.local_io import PacedAudioOutput, QueueAudioInput
 from agent.voice.session import VoiceInterview, VoiceRuntime, build_voice_runtime
@@ -124,6 +125,7 @@ def create_app(
             yield
             for live in list(app.state.mi.live.values()):
                 await live.voice.aclose()
+            await close_sessions()
 
     app = FastAPI(title="Mock interviewer", lifespan=lifespan, docs_url=None, redoc_url=None)
 

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from livekit import rtc
-from livekit.agents import AgentSession, inference, stt, tts, vad
+from livekit.agents import AgentSession, APIConnectOptions, inference, stt, tts, vad
+from livekit.agents.voice.agent_session import SessionConnectOptions
 from livekit.agents.voice.events import (
     AgentStateChangedEvent,
     UserInputTranscribedEvent,
@@ -32,6 +33,7 @@ from agent.config import Settings
 from agent.interview import InterviewRunner, Step
 from agent.voice.delivery import DeliveryCollector, fluency_settings_for
 from agent.voice.interviewer import EventSink, InterviewerAgent, SpokenReference
+from agent.voice.stt_cloud import CloudFirstSTT
 from agent.voice.stt_incremental import IncrementalSTT
 from agent.voice.turns import is_echo
 from perception.fluency import FluencySettings
@@ -39,6 +41,8 @@ from perception.presence import FrameAnalysis
 from perception.worker import FramePipeline, VideoWorker, WorkerStatus
 
 logger = logging.getLogger("mockint.agent.voice")
+
+CLOUD_TTS_TIMEOUT_S = 2.0
 
 
 @dataclass
@@ -65,7 +69,12 @@ def build_voice_runtime(settings: Settings, *, turn_detector: bool = True) -> Vo
         beam_size=settings.voice.stt_beam_size,
         language=settings.voice.language,
     )
-    tts_ = build_tts(models_dir=settings.models.dir, tts=settings.voice.tts)
+    tts_ = build_tts(
+        models_dir=settings.models.dir,
+        tts=settings.voice.tts,
+        deepgram_api_key=key.get_secret_value() if key else None,
+        deepgram_base_url=settings.voice.deepgram_base_url,
+    )
     vad_ = inference.VAD(min_silence_duration=0.3)
     if not stt_.capabilities.streaming:
         stt_ = IncrementalSTT(stt_=stt_, vad=inference.VAD(min_silence_duration=0.3))
@@ -140,7 +149,7 @@ class VoiceInterview:
             ack_after_s=settings.voice.ack_after_s,
         )
         session_stt = runtime.stt
-        if isinstance(session_stt, IncrementalSTT):
+        if isinstance(session_stt, IncrementalSTT | CloudFirstSTT):
             spoken = self.spoken
             session_stt = session_stt.with_filter(
                 lambda text: (
@@ -156,6 +165,10 @@ class VoiceInterview:
             vad=runtime.vad,
             turn_handling=turn_handling(settings, detector=runtime.turn_detector),
             user_away_timeout=None,
+            conn_options=SessionConnectOptions(
+                # A cloud voice that has not answered in 2 s hands the line to the local voice.
+                tts_conn_options=APIConnectOptions(max_retry=0, timeout=CLOUD_TTS_TIMEOUT_S),
+            ),
         )
         if audio_in is not None:
             self.session.input.audio = audio_in

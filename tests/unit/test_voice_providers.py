@@ -31,6 +31,7 @@ from agent.voice.eval_stt import (
     word_errors,
 )
 from agent.voice.providers import build_stt, build_tts, piper_dir, whisper_dir
+from agent.voice.stt_cloud import CloudFirstSTT
 from agent.voice.stt_whisper import (
     WhisperSTT,
     Word,
@@ -427,7 +428,7 @@ def test_build_stt_with_key_is_deepgram_without_network(no_network: None) -> Non
     assert bare.capabilities.streaming
 
     wrapped = build_stt(models_dir=MODELS, deepgram_api_key="test-key")
-    assert isinstance(wrapped, stt.FallbackAdapter)
+    assert isinstance(wrapped, CloudFirstSTT)
     assert wrapped.model == "nova-3" and wrapped.provider == "Deepgram"
     assert wrapped.capabilities.streaming
 
