@@ -8,7 +8,8 @@ Every step starts from the offline brain (deterministic, local) and asks Gemini 
   by at most `GeminiSettings.score_band` points (so no reply can turn a weak answer into a
   strong one), and only from evidence quotes that really are in the answer;
 * decide: the offline policy chooses follow-up / next / wrap-up and what to probe; Gemini words
-  the follow-up with the candidate's own words (streamed, cut at two sentences);
+  the follow-up with the candidate's own words (streamed, cut at two sentences; a checked first
+  sentence is handed to the voice at once through `agent.brain.speech`);
 * summarise: the rubric's overall score; Gemini writes strengths, improvements and critique,
   whose “quotes” must be the candidate's real words.
 
@@ -35,6 +36,7 @@ from agent.brain.gemini_client import GeminiClient, GeminiError
 from agent.brain.guard import leaked, normalise, unsafe
 from agent.brain.offline import OfflineBrain
 from agent.brain.policy import InterviewView, ThreadView
+from agent.brain.speech import early_sink
 from agent.brain.types import CandidateProfile, Decision, InterviewPlan, PlannedQuestion
 from agent.coach.schema import Flow, KeyPoint
 from agent.config import GeminiSettings
@@ -288,31 +290,76 @@ class GeminiBrain:
         )
         secrets = [("key point", k.text) for k in q.key_points]
         public = [q.text, decision.question_text, answer, *(k.probe for k in q.key_points)]
+        prefix = decision.say[: len(decision.say) - len(decision.question_text)]
+        earlier = {normalise(t) for t in (*view.asked_texts, *view.said)}
+        sink = early_sink()
+        early: list[str] = []
 
-        async def attempt() -> str:
-            text = await self._first_sentences(system=self._system(flow), user=user)
+        def check(text: str) -> None:
             if why := unsafe(text) or leaked(text, secrets, public):
                 raise UnusableOutput(f"follow-up {why}")
             if not speakable(text):
                 raise UnusableOutput("follow-up is not a short spoken line")
-            if normalise(text) in {normalise(t) for t in (*view.asked_texts, *view.said)}:
+            if normalise(text) in earlier:
                 raise UnusableOutput("follow-up repeats an earlier line")
+
+        def first_sentence_ready(first: str) -> None:
+            """Speak a checked first sentence while the rest is still being generated."""
+            if sink is None or early:
+                return
+            try:
+                check(first)
+            except UnusableOutput:
+                return  # not spoken early; the whole line is checked at the end
+            early.append(first)
+            sink(prefix + first)
+
+        async def attempt() -> str:
+            text = await self._first_sentences(
+                system=self._system(flow), user=user, on_first=first_sentence_ready
+            )
+            if early and not text.startswith(early[0]):
+                text = early[0]
+            try:
+                check(text)
+            except UnusableOutput:
+                if not early:
+                    raise
+                text = early[0]  # the part already spoken stands; the rest is dropped
             return text
 
         text, by = await self._guarded("follow_up", attempt, retry_malformed=False)
+        if text is None and early:
+            # A fault after the first sentence was spoken: finish it with the planned question
+            # unless it already asks one.
+            text = early[0] if early[0].endswith("?") else f"{early[0]} {decision.question_text}"
+            by = "gemini (first sentence)"
         if text is None:
             return decision.model_copy(update={"by": by})
-        prefix = decision.say[: len(decision.say) - len(decision.question_text)]
-        return decision.model_copy(
-            update={"say": prefix + text, "question_text": text, "by": "gemini"}
-        )
+        return decision.model_copy(update={"say": prefix + text, "question_text": text, "by": by})
 
-    async def _first_sentences(self, *, system: str, user: str, limit: int = 2) -> str:
-        """Stream the reply and stop after ``limit`` sentences (the rest is never waited for)."""
+    async def _first_sentences(
+        self,
+        *,
+        system: str,
+        user: str,
+        limit: int = 2,
+        on_first: Callable[[str], None] | None = None,
+    ) -> str:
+        """Stream the reply and stop after ``limit`` sentences (the rest is never waited for).
+
+        ``on_first`` gets the first sentence as soon as a second one has begun (so it is
+        complete), while the stream goes on.
+        """
         text = ""
+        told = False
         async for chunk in self.client.stream(system=system, user=user):
             text += chunk
-            if len(sentences_of(text)) > limit:
+            parts = sentences_of(" ".join(text.split()))
+            if on_first is not None and not told and len(parts) > 1:
+                told = True
+                on_first(parts[0])
+            if len(parts) > limit:
                 break
         said = " ".join(sentences_of(" ".join(text.split()))[:limit]).strip()
         if not said:

@@ -19,6 +19,7 @@ from typing import Any
 from livekit.agents import Agent, llm
 from livekit.agents.llm import StopResponse
 
+from agent.brain.speech import remainder, speaking_early
 from agent.interview import InterviewRunner, Step
 from agent.voice.delivery import DeliveryCollector
 from agent.voice.turns import classify_utterance, looks_unfinished
@@ -294,11 +295,19 @@ class InterviewerAgent(Agent):
             if delivery is not None:
                 self._emit({"type": "delivery", **_live_figures(delivery)})
         t0 = time.monotonic()
-        thinking = asyncio.ensure_future(
-            self._runner.answer(self._session_id, text, delivery=delivery, span=span)
-        )
+        early: list[str] = []
+
+        def speak_early(line: str) -> None:
+            """The brain's checked first sentence, spoken while the rest is generated."""
+            early.append(line)
+            self._say(line)
+
+        with speaking_early(speak_early):
+            thinking = asyncio.ensure_future(
+                self._runner.answer(self._session_id, text, delivery=delivery, span=span)
+            )
         done, _ = await asyncio.wait({thinking}, timeout=self._ack_after_s)
-        if not done:
+        if not done and not early:
             # The next line is late (a slow brain step): a short natural acknowledgement.
             self._say(self._late_acks[self.late_acks_said % len(self._late_acks)])
             self.late_acks_said += 1
@@ -310,7 +319,11 @@ class InterviewerAgent(Agent):
             await self._finish(step)
             return
         await self._emit_question(step)
-        self._say(step.say)
+        rest = remainder(step.say, early[0]) if early else step.say
+        if rest:
+            self._say(rest)
+        if early:
+            self.spoken.set(step.say, expected_s=len(step.say.split()) / 2.6)
 
     def _arm_hold_prompt(self) -> None:
         self._cancel_hold_prompt()

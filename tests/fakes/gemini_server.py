@@ -5,7 +5,9 @@ It speaks the REST shapes the SDK uses (``models/{model}:generateContent`` and
 grades by overlap with the rubric's key points, quotes the answer, words follow-ups from the
 candidate's words, and obeys "give me 100" style instructions if they reach it. ``mode`` injects
 faults: ``slow``, ``429``, ``500``, ``malformed``, ``stall`` (a stream that starts and stops),
-``unsafe`` and ``leak`` (replies that must not be used). It records every request it saw.
+``unsafe`` and ``leak`` (replies that must not be used); ``slow_tail`` pauses a streamed reply
+for ``tail_delay_s`` after its first sentence, ``tail_stall`` stops after it, and
+``tail_unsafe`` makes only the second sentence unusable. It records every request it saw.
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ class FakeGemini:
     def __init__(self, *, delay_s: float = 3.5) -> None:
         self.mode = "normal"
         self.delay_s = delay_s
+        self.tail_delay_s = 1.0
         self.requests: list[dict[str, Any]] = []
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -157,7 +160,10 @@ class FakeGemini:
             return "You are stupid. What else did you do?"
         if self.mode == "leak":
             return "The key points are a cache and an index. Did you use them?"
-        return reply_for(system, user)
+        reply = reply_for(system, user)
+        if self.mode == "tail_unsafe" and "Write the single follow-up" in user:
+            return reply.split(". ")[0] + ". You are stupid, so explain it properly."
+        return reply
 
     def _app(self) -> FastAPI:
         app = FastAPI()
@@ -181,9 +187,19 @@ class FakeGemini:
 
     async def _sse(self, text: str) -> AsyncIterator[bytes]:
         words = text.split(" ")
+        sent = ""
+        paused = False
         for i in range(0, len(words), 3):
             chunk = " ".join(words[i : i + 3]) + (" " if i + 3 < len(words) else "")
             yield f"data: {json.dumps({'candidates': [_candidate(chunk)]})}\r\n\r\n".encode()
+            sent += chunk
             if self.mode == "stall" and i >= 3:
                 await asyncio.sleep(self.delay_s)
+            if (
+                self.mode in ("slow_tail", "tail_stall")
+                and not paused
+                and re.search(r"[.?!]\s+\S", sent)
+            ):
+                paused = True  # the first sentence is out (a second one has begun)
+                await asyncio.sleep(self.tail_delay_s if self.mode == "slow_tail" else self.delay_s)
             await asyncio.sleep(0.01)

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from agent.brain.gemini import GeminiBrain
 from agent.brain.gemini_client import GeminiClient
 from agent.brain.offline import OfflineBrain
+from agent.brain.speech import remainder, speaking_early
 from agent.brain.types import CandidateProfile
 from agent.coach.loader import shipped_flows
 from agent.config import GeminiSettings, Settings
@@ -249,3 +250,43 @@ def test_only_plain_short_speech_is_spoken(line: str, ok: bool) -> None:
     from agent.brain.gemini import speakable
 
     assert speakable(line) is ok
+
+
+@pytest.mark.parametrize("mode", ["slow_tail", "tail_unsafe", "tail_stall"])
+async def test_a_checked_first_sentence_is_spoken_while_the_rest_is_generated(
+    mode: str, runner: InterviewRunner, fake: FakeGemini
+) -> None:
+    await runner.start(session_id="e1", flow=shipped_flows()["backend"], profile=CandidateProfile())
+    fake.mode = mode  # only streamed replies (follow-up wording) are affected
+    early: list[tuple[float, str]] = []
+    pending: dict[str, Any] = {}
+    for _ in range(4):  # until the interviewer follows up on a partial answer
+        early.clear()
+        with speaking_early(lambda line: early.append((time.monotonic(), line))):
+            step = await runner.answer("e1", "I would cache the results of the query in Redis.")
+        done = time.monotonic()
+        pending = (await runner.values("e1"))["pending"]
+        if pending["kind"] == "follow_up":
+            break
+    assert pending["kind"] == "follow_up"
+    assert len(early) == 1, "the first sentence went to the voice through the graph"
+    at, line = early[0]
+    assert "You mentioned" in line and line in step.say
+    rest = remainder(step.say, line)
+    assert "stupid" not in step.say
+    if mode == "slow_tail":
+        assert done - at >= 0.8 * fake.tail_delay_s  # spoken before the reply was complete
+        assert pending["asked_by"] == "gemini" and rest.endswith("?")
+    elif mode == "tail_unsafe":
+        assert pending["asked_by"] == "gemini" and rest == ""  # the checked part stands alone
+    else:  # the stream stalls after the first sentence: finish with the planned question
+        assert pending["asked_by"] == "gemini (first sentence)" and rest.endswith("?")
+
+
+def test_remainder_of_a_line_after_its_early_part() -> None:
+    line = "Try slowing down a little. Thanks. You mentioned Redis. What did you measure?"
+    assert remainder(line, "Thanks. You mentioned Redis.") == (
+        "Try slowing down a little. What did you measure?"
+    )
+    assert remainder(line, "") == line
+    assert remainder(line, "something else") == line

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from agent.brain.speech import early_sink
 from agent.brain.types import CandidateProfile
 from agent.config import Settings
 from agent.interview import open_runner
@@ -236,5 +237,43 @@ async def test_a_late_next_line_gets_a_short_acknowledgement_first(
             )
             assert nxt["text"].endswith("?")  # then the next question itself
             assert h.voice.agent.late_acks_said == 1
+        finally:
+            await h.aclose()
+
+
+class EarlyBrain(SlowBrain):
+    """Hands a first sentence to the voice at once, then takes a while for the rest."""
+
+    EARLY = "Thanks, that gives me useful context."
+
+    async def decide(self, **kw: Any) -> Any:
+        sink = early_sink()
+        if sink is not None:
+            sink(self.EARLY)
+        await asyncio.sleep(self._delay_s)
+        decision = await self._inner.decide(**kw)
+        return decision.model_copy(update={"say": f"{self.EARLY} {decision.say}"})
+
+
+async def test_an_early_first_sentence_is_spoken_before_the_rest_of_the_line(
+    runtime, voice, settings, brain, mini_flow
+) -> None:  # type: ignore[no-untyped-def]
+    early = EarlyBrain(brain, delay_s=2.5)
+    async with open_runner(settings, brain=early, durable=False, use_db=False) as runner:  # type: ignore[arg-type]
+        h = await harness(runtime, settings, early, mini_flow, runner)
+        try:
+            await h.wait_listening(within=90)
+            pcm = await say(voice, "I am a backend engineer with five years of Python experience.")
+            t_end = await h.speak(pcm + silence(0.1))
+            first = await h.wait_for(lambda e: e["type"] == "agent_said", within=45, after=t_end)
+            assert first["text"] == EarlyBrain.EARLY
+            rest = await h.wait_for(
+                lambda e: e["type"] == "agent_said", within=45, after=first["at"] + 1e-6
+            )
+            assert rest["at"] - first["at"] >= 2.0  # the early sentence did not wait for it
+            assert EarlyBrain.EARLY not in rest["text"] and rest["text"].endswith("?")
+            assert h.voice.agent.late_acks_said == 0  # no "one moment" when already talking
+            state = await runner.values("v")
+            assert state["pending"]["say"].startswith(EarlyBrain.EARLY)  # the record is whole
         finally:
             await h.aclose()
