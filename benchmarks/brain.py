@@ -7,7 +7,9 @@ SDK against `tests/fakes/gemini_server.py` on localhost, so its figures are our 
 near-zero model time, not Google's latency. Faults: 429, 500, malformed JSON, a slow reply
 (longer than the step deadline), a stalled stream, and unsafe/leaking output. Each fault run
 checks the result came from the offline brain and records how long the step took; after an
-outage-like fault the next step skips Gemini at once (`cooldown_step_ms`).
+outage-like fault the next step skips Gemini at once (`cooldown_step_ms`). With a 1 s pause
+after a follow-up's first sentence, `first_sentence_s` is when that sentence reached the voice
+and `whole_line_s` when the whole line was ready.
 
 Ends with one `RESULT {json}` line: per-step p50 ms for offline and gemini, `fallback_s` (max
 seconds per fault) and `fallback_max_s` (the worst, target < 3).
@@ -38,6 +40,7 @@ from agent.brain.gemini import GeminiBrain  # noqa: E402
 from agent.brain.gemini_client import GeminiClient  # noqa: E402
 from agent.brain.offline import OfflineBrain, load_encoder  # noqa: E402
 from agent.brain.policy import InterviewView, ThreadView  # noqa: E402
+from agent.brain.speech import speaking_early  # noqa: E402
 from agent.brain.types import CandidateProfile, PlannedQuestion  # noqa: E402
 from agent.coach.loader import shipped_flows  # noqa: E402
 from agent.coach.schema import Flow  # noqa: E402
@@ -144,6 +147,20 @@ async def main(runs: int) -> dict[str, Any]:
                 worst = max(worst, took)
             result["fallback_s"][fault] = round(worst, 2)
             print(f"fault {fault:9s} worst step {worst:5.2f} s")
+        # sentence streaming: a slow second sentence does not delay the first one
+        fake.mode, fake.tail_delay_s = "slow_tail", 1.0
+        gemini.recover()
+        first_at: list[float] = []
+        t0 = time.perf_counter()
+        with speaking_early(lambda _line: first_at.append(time.perf_counter() - t0)):
+            await steps["follow_up"]()
+        whole = time.perf_counter() - t0
+        result["first_sentence_s"] = round(first_at[0], 2) if first_at else None
+        result["whole_line_s"] = round(whole, 2)
+        print(
+            f"follow-up with a 1 s pause after its first sentence: first sentence to the voice "
+            f"at {result['first_sentence_s']} s, whole line at {result['whole_line_s']} s"
+        )
         # after an outage the following steps skip Gemini at once (cool-down)
         fake.mode = "slow"
         gemini.recover()
