@@ -64,3 +64,30 @@ def delivery_cue(
         if isinstance(ratio, int | float) and ratio < LOOKING_AWAY_RATIO:
             return "eye_contact"
     return None
+
+
+def delivery_note(delivery: Mapping[str, Any] | None, *, pace_band_top: float = 170.0) -> str:
+    """A few words on how the answer was delivered, for a brain wording the next line's tone.
+
+    Only clear signals are named, without figures (the interviewer must not read numbers out);
+    "none" when nothing was measured or nothing stood out.
+    """
+    if not delivery:
+        return "none"
+    fluency = delivery.get("fluency") or {}
+    presence = delivery.get("presence") or {}
+    notes: list[str] = []
+    if fluency.get("status") == "ok":
+        wpm = fluency.get("wpm")
+        if isinstance(wpm, int | float) and wpm > pace_band_top + FAST_MARGIN_WPM:
+            notes.append("spoke quickly")
+        if int(fluency.get("long_pauses") or 0) >= HESITATION_PAUSES:
+            notes.append("paused a lot, possibly unsure")
+        fillers = fluency.get("fillers_per_min")
+        if isinstance(fillers, int | float) and fillers >= 6:
+            notes.append("many filler words, possibly nervous")
+    if presence.get("status") == "ok":
+        ratio = presence.get("eye_contact_ratio")
+        if isinstance(ratio, int | float) and ratio < LOOKING_AWAY_RATIO:
+            notes.append("often looked away from the camera")
+    return "; ".join(notes) if notes else "none"

@@ -285,7 +285,7 @@ class GeminiBrain:
         user = self._prompts["gemini_follow_up"].render(
             question=q.text,
             intent=decision.question_text,
-            delivery="none",
+            delivery=thread.delivery,
             answer=as_data(answer),
         )
         secrets = [("key point", k.text) for k in q.key_points]

@@ -35,6 +35,8 @@ class ThreadView:
     """Targets of follow-ups already asked on this question."""
     answer: str = ""
     """The latest answer's text (for brains that word follow-ups from it)."""
+    delivery: str = "none"
+    """How the latest answer was delivered, in words (`agent.brain.cues.delivery_note`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
 from agent.brain.codec import features_from_dict, features_to_dict
-from agent.brain.cues import delivery_cue
+from agent.brain.cues import delivery_cue, delivery_note
 from agent.brain.offline import PHRASES_PROMPT
 from agent.brain.policy import InterviewView, Phrases, ThreadView, estimate_seconds
 from agent.brain.types import CandidateProfile, PlannedQuestion
@@ -191,6 +191,7 @@ async def route_node(
         score=float(last["thread_score"]),
         targets_asked=tuple(t["target"] for t in thread if t["target"]),
         answer=last["answer"],
+        delivery=delivery_note(last.get("delivery"), pace_band_top=runtime.context.pace_band_top),
     )
     asked_texts = frozenset(t["question"] for t in turns)
     view = InterviewView(

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from agent.brain.cues import delivery_note
 from agent.brain.gemini import GeminiBrain
 from agent.brain.gemini_client import GeminiClient
 from agent.brain.offline import OfflineBrain
@@ -290,3 +291,26 @@ def test_remainder_of_a_line_after_its_early_part() -> None:
     )
     assert remainder(line, "") == line
     assert remainder(line, "something else") == line
+
+
+async def test_follow_up_wording_gets_the_delivery_in_words_not_figures(
+    runner: InterviewRunner, fake: FakeGemini
+) -> None:
+    await runner.start(session_id="d1", flow=shipped_flows()["backend"], profile=CandidateProfile())
+    fast = {"fluency": {"status": "ok", "wpm": 231.0, "long_pauses": 0, "fillers_per_min": 9.0}}
+    for _ in range(4):
+        await runner.answer("d1", "I would cache the results of the query in Redis.", delivery=fast)
+        if (await runner.values("d1"))["pending"]["kind"] == "follow_up":
+            break
+    prompt = next(t for t in reversed(fake.texts()) if "Write the single follow-up" in t)
+    assert "spoke quickly" in prompt and "filler words" in prompt
+    assert "231" not in prompt
+
+
+def test_delivery_note_names_only_clear_signals() -> None:
+    assert delivery_note(None) == "none"
+    assert delivery_note({"fluency": {"status": "not_measured", "wpm": 400}}) == "none"
+    calm = {"fluency": {"status": "ok", "wpm": 140, "long_pauses": 0, "fillers_per_min": 1}}
+    assert delivery_note(calm) == "none"
+    away = {**calm, "presence": {"status": "ok", "eye_contact_ratio": 0.1}}
+    assert delivery_note(away) == "often looked away from the camera"
