@@ -310,6 +310,10 @@ def practice(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Folder for the report (default: data dir).")
     ] = None,
+    question: Annotated[
+        str | None,
+        typer.Option(help="Practise just this question id of the flow (a one-question drill)."),
+    ] = None,
 ) -> None:
     """Run a live interview in the terminal: type your answers, get follow-ups and feedback.
 
@@ -333,6 +337,7 @@ def practice(
             name=name,
             continue_session=continue_session,
             out_dir=out_dir,
+            question=question,
         )
     )
 
@@ -364,7 +369,9 @@ async def _practice(
     name: str,
     continue_session: str | None,
     out_dir: Path | None,
+    question: str | None = None,
 ) -> None:
+    from agent.chat.drill import drill_flow
     from agent.interview import open_runner, write_report_files
 
     async with open_runner(settings) as runner:
@@ -374,6 +381,8 @@ async def _practice(
             out.print(f"Continuing interview {session_id}.")
         else:
             chosen = _choose_flow(flow_ref, role)
+            if question:
+                chosen = drill_flow(chosen, question)
             profile = _profile(
                 name=name,
                 role=role,
@@ -810,6 +819,108 @@ def worker(
 
     sys.argv = ["interviewer-worker", mode]
     lk_cli.run_app(server)
+
+
+# ------------------------------------------------------------------------------------ coach chat
+
+
+def _print_reply(reply: Any) -> None:
+    out.print(reply.text)
+    for f in reply.figures:
+        out.print(f"  · {f.text} (report: {f.link})")
+    if reply.citations:
+        out.print("  Sources: " + "; ".join(f"{c.title} [{c.id}]" for c in reply.citations))
+    if reply.drill is not None:
+        out.print(
+            f"  Drill: run 'interviewer practice --text --flow {reply.drill.flow_id} "
+            f"--question {reply.drill.question_id}', or use Try again on the Coach chat page."
+        )
+
+
+@app.command("coach-chat")
+@_friendly_errors
+def coach_chat(
+    ask: Annotated[
+        list[str] | None,
+        typer.Option("--ask", help="Ask this and exit (repeatable); default: a conversation."),
+    ] = None,
+) -> None:
+    """Ask the confidence coach about interviews, nerves and your own practice reports.
+
+    Practice coaching only: it never diagnoses anything and is not a hiring assessment.
+    """
+    from agent.chat.service import ChatInputError, CoachService
+
+    service = CoachService(_settings())
+
+    async def talk() -> None:
+        cid: str | None = None
+        if ask:
+            for question in ask:
+                cid, reply = await service.ask(question, cid)
+                _print_reply(reply)
+            return
+        out.print(
+            "Confidence coach: ask about nerves, pacing, fillers, STAR answers, tricky "
+            "questions or your reports. Empty line or Ctrl-D to quit."
+        )
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "you> ")
+            except EOFError:
+                return
+            if not line.strip():
+                return
+            try:
+                cid, reply = await service.ask(line, cid)
+            except ChatInputError as e:
+                err.print(f"error: {e}")
+                continue
+            _print_reply(reply)
+
+    try:
+        asyncio.run(talk())
+    finally:
+        service.close()
+
+
+@app.command("coach-index", hidden=True)
+@_friendly_errors
+def coach_index() -> None:
+    """Recompute the coach knowledge base's shipped vectors (after editing knowledge.yaml)."""
+    from agent.brain.offline import load_encoder
+    from agent.chat.knowledge import KB_PATH, KnowledgeBase, load_entries, write_vectors
+
+    encoder, _ = load_encoder(_settings().models.dir)
+    version, entries = load_entries(KB_PATH)
+    out.print(f"wrote {write_vectors(KnowledgeBase(entries, encoder, version=version))}")
+
+
+@eval_app.command("coach")
+@_friendly_errors
+def eval_coach(
+    cases_file: Annotated[
+        Path, typer.Argument(help="YAML: cases of question + expected knowledge-base entry ids.")
+    ],
+) -> None:
+    """Retrieval quality of the coach's knowledge base (top-1 and top-3 hit rates)."""
+    from agent.brain.offline import load_encoder
+    from agent.chat.evaluate import evaluate_retrieval, load_cases
+    from agent.chat.knowledge import knowledge_base
+
+    settings = _settings()
+    cases = load_cases(cases_file)
+    encoder, _ = load_encoder(settings.models.dir)
+    result = evaluate_retrieval(knowledge_base(encoder), cases)
+    for miss in result["misses"]:
+        out.print(f"miss: {miss['question'][:80]} expected {miss['expected']} got {miss['got']}")
+    out.print(
+        f"top-3 hit rate {result['top3_hit_rate']:.1%}, top-1 {result['top1_hit_rate']:.1%} "
+        f"over {result['cases']} questions ({result['entries']} entries)"
+    )
+    summary = {k: v for k, v in result.items() if k != "misses"}
+    summary["misses"] = len(result["misses"])
+    out.print("RESULT " + json.dumps(summary))
 
 
 def main() -> None:

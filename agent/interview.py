@@ -73,6 +73,7 @@ class InterviewRunner:
         engine: Engine | None,
     ) -> None:
         self._graph = build_graph(checkpointer=checkpointer)
+        self._checkpointer = checkpointer
         self._ctx = InterviewContext(
             brain=brain,
             scoring=settings.scoring,
@@ -84,6 +85,12 @@ class InterviewRunner:
 
     def _config(self, session_id: str) -> RunnableConfig:
         return {"configurable": {"thread_id": session_id}}
+
+    async def forget(self, session_id: str) -> None:
+        """Delete an interview's checkpoints (its state in the graph), e.g. on "delete my data"."""
+        if isinstance(self._checkpointer, AsyncSqliteSaver):
+            await self._checkpointer.setup()  # a fresh database has no tables yet
+        await self._checkpointer.adelete_thread(session_id)
 
     async def exists(self, session_id: str) -> bool:
         """Whether a checkpoint exists for this interview."""

@@ -26,6 +26,7 @@ from livekit import rtc
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session
 
+from agent.api.chat_routes import router as chat_router
 from agent.brain.types import CandidateProfile
 from agent.coach.library import FlowLibrary, check_flow_text, preview
 from agent.coach.loader import MAX_FLOW_BYTES, flow_for_role
@@ -128,6 +129,7 @@ def create_app(
             await close_sessions()
 
     app = FastAPI(title="Mock interviewer", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.include_router(chat_router)
 
     def st(request: Request | WebSocket) -> AppState:
         state: AppState = request.app.state.mi

@@ -1,4 +1,4 @@
-"""Database tables (SQLModel): candidates, interview sessions, turns, scores and reports.
+"""Database tables (SQLModel): candidates, interviews, turns, scores, reports and coach chats.
 
 Only per-turn text and derived features are stored: never raw audio or video.
 """
@@ -91,4 +91,20 @@ class ReportRecord(SQLModel, table=True):
     session_id: str = Field(foreign_key="interview_session.id", primary_key=True)
     schema_version: str
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=_now)
+
+
+class ChatMessage(SQLModel, table=True):
+    """One message of a coach-chat conversation (the candidate's or the coach's)."""
+
+    __tablename__ = "chat_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    candidate_id: str = Field(foreign_key="candidate.id", index=True)
+    conversation_id: str = Field(index=True, max_length=32)
+    role: str
+    """'candidate' or 'coach'."""
+    text: str
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    """The coach's citations, figures, drill or rewrite (empty for the candidate's messages)."""
     created_at: datetime = Field(default_factory=_now)

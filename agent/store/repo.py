@@ -8,7 +8,14 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from agent.errors import SessionNotFoundError
-from agent.store.models import Candidate, InterviewSession, ReportRecord, Score, Turn
+from agent.store.models import (
+    Candidate,
+    ChatMessage,
+    InterviewSession,
+    ReportRecord,
+    Score,
+    Turn,
+)
 
 
 def get_or_create_candidate(*, session: Session, name: str = "") -> Candidate:
@@ -164,3 +171,99 @@ def list_sessions(*, session: Session, limit: int = 50) -> list[InterviewSession
 def list_scores(*, session: Session, session_id: str) -> list[Score]:
     """Stored scores of an interview."""
     return list(session.exec(select(Score).where(Score.session_id == session_id)).all())
+
+
+def finished_interviews(
+    *, session: Session, limit: int = 100
+) -> list[tuple[str, datetime, dict[str, Any]]]:
+    """(id, start time, report) of the most recent finished interviews, newest first."""
+    out = []
+    for row in list_sessions(session=session, limit=limit):
+        report = load_report(session=session, session_id=row.id)
+        if report is not None:
+            out.append((row.id, row.created_at, report))
+    return out
+
+
+def add_chat_message(
+    *,
+    session: Session,
+    candidate_id: str,
+    conversation_id: str,
+    role: str,
+    text: str,
+    data: dict[str, Any] | None = None,
+) -> ChatMessage:
+    """Store one coach-chat message."""
+    msg = ChatMessage(
+        candidate_id=candidate_id,
+        conversation_id=conversation_id,
+        role=role,
+        text=text,
+        data=data or {},
+    )
+    session.add(msg)
+    session.commit()
+    session.refresh(msg)
+    return msg
+
+
+def list_chat(*, session: Session, conversation_id: str) -> list[ChatMessage]:
+    """A conversation's messages, oldest first."""
+    return list(
+        session.exec(
+            select(ChatMessage)
+            .where(ChatMessage.conversation_id == conversation_id)
+            .order_by(col(ChatMessage.id))
+        ).all()
+    )
+
+
+def delete_candidate_data(*, session: Session, candidate_id: str) -> dict[str, int]:
+    """Remove everything stored about a candidate; returns how many rows of each kind went.
+
+    Interview checkpoints live in the checkpointer, not here: callers delete those too
+    (`InterviewRunner.forget`) using the returned session ids' count as a check.
+    """
+    counts = {"sessions": 0, "turns": 0, "scores": 0, "reports": 0, "chat_messages": 0}
+    sessions = session.exec(
+        select(InterviewSession).where(InterviewSession.candidate_id == candidate_id)
+    ).all()
+    for row in sessions:
+        for model, key in ((Turn, "turns"), (Score, "scores")):
+            for item in session.exec(select(model).where(model.session_id == row.id)).all():
+                session.delete(item)
+                counts[key] += 1
+        rec = session.get(ReportRecord, row.id)
+        if rec is not None:
+            session.delete(rec)
+            counts["reports"] += 1
+    session.flush()
+    for row in sessions:
+        session.delete(row)
+        counts["sessions"] += 1
+    for msg in session.exec(
+        select(ChatMessage).where(ChatMessage.candidate_id == candidate_id)
+    ).all():
+        session.delete(msg)
+        counts["chat_messages"] += 1
+    session.flush()
+    cand = session.get(Candidate, candidate_id)
+    if cand is not None:
+        session.delete(cand)
+    session.commit()
+    return counts
+
+
+def candidate_session_ids(*, session: Session, candidate_id: str) -> list[str]:
+    """Ids of a candidate's interviews."""
+    return list(
+        session.exec(
+            select(InterviewSession.id).where(InterviewSession.candidate_id == candidate_id)
+        ).all()
+    )
+
+
+def all_candidate_ids(*, session: Session) -> list[str]:
+    """Every candidate stored (local single-user mode owns them all)."""
+    return list(session.exec(select(Candidate.id)).all())

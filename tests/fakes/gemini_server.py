@@ -77,6 +77,18 @@ def reply_for(system: str, user: str) -> str:
                 "result and quantify it, then explain the steps you took yourself.",
             }
         )
+    if "Advice entries (id in brackets)" in user:
+        ids = re.findall(r"^\[([a-z0-9-]+)\] (.+)$", user, re.M)
+        figure = re.search(r"^- (.+)$", user, re.M)
+        said = figure.group(1) if figure and "no figures" not in figure.group(1) else ""
+        first_id, title = ids[0] if ids else ("none", "")
+        return json.dumps(
+            {
+                "answer": f"{said} The advice on {title.lower()} fits you: slow down, pause "
+                "instead of filling the silence, and practise one answer a day.".strip(),
+                "cited": [first_id],
+            }
+        )
     if "interview question(s) tailored" in user:
         n = int(re.search(r"Write (\d+) interview", user).group(1))  # type: ignore[union-attr]
         resume = _between(user, "Résumé:", "Job description:")

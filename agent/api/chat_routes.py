@@ -1,0 +1,231 @@
+"""HTTP routes of the coach chat: page, typed or spoken messages, read-aloud, drills, deletion.
+
+Spoken questions arrive as one recorded clip (any format the browser records; decoded in a
+thread, never written to disk) and are transcribed with the same speech recogniser as
+interviews; read-aloud renders the reply with the interviewer's voice as WAV. A drill starts a
+one-question interview and returns where to open it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from livekit import rtc
+from pydantic import BaseModel, Field, ValidationError
+from sqlmodel import Session
+
+from agent.brain.types import CandidateProfile
+from agent.chat.coach import CoachReply
+from agent.chat.drill import DrillError, drill_flow
+from agent.chat.service import ChatInputError, CoachService
+from agent.errors import FlowError
+from agent.store import repo
+
+router = APIRouter()
+
+WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
+
+MAX_SPEAK_CHARS = 3000
+MAX_CLIP_SECONDS = 120
+
+
+class ChatRequest(BaseModel):
+    """A typed question."""
+
+    message: str = Field(max_length=4000)
+    conversation_id: str | None = Field(default=None, max_length=32, pattern=r"^[a-f0-9]+$")
+
+
+class SpeakRequest(BaseModel):
+    """Text to read aloud."""
+
+    text: str = Field(min_length=1, max_length=MAX_SPEAK_CHARS)
+
+
+class DrillRequest(BaseModel):
+    """Which past question to practise again."""
+
+    flow_id: str = Field(min_length=1, max_length=64)
+    question_id: str = Field(min_length=1, max_length=64)
+    consent: bool = False
+
+
+def _state(request: Request) -> Any:
+    return request.app.state.mi
+
+
+def _transport(state: Any) -> str:
+    return "livekit" if state.settings.livekit.configured else "local"
+
+
+def _coach(request: Request) -> CoachService:
+    state = _state(request)
+    service: CoachService | None = getattr(state, "coach", None)
+    if service is None:
+        service = CoachService(state.settings)
+        state.coach = service
+    return service
+
+
+async def _ask(request: Request, message: str, cid: str | None) -> tuple[str, CoachReply]:
+    try:
+        return await _coach(request).ask(message, cid)
+    except ChatInputError as e:
+        raise HTTPException(422, str(e)) from None
+
+
+def _parse(model: type[BaseModel], body: bytes) -> Any:
+    try:
+        return model.model_validate_json(body or b"{}")
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise HTTPException(422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+
+async def _body(request: Request) -> bytes:
+    limit = _state(request).settings.server.max_upload_bytes
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise HTTPException(413, f"too large; the limit is {limit // 1_000_000} MB")
+    return bytes(data)
+
+
+@router.get("/chat", response_class=HTMLResponse)
+async def chat_page(request: Request) -> FileResponse:
+    """The coach chat page."""
+    del request
+    return FileResponse(WEB_CLIENT / "chat.html")
+
+
+@router.post("/api/chat")
+async def chat(request: Request) -> dict[str, Any]:
+    """Answer a typed question (stored with the candidate's data)."""
+    req = _parse(ChatRequest, await _body(request))
+    cid, reply = await _ask(request, req.message, req.conversation_id)
+    return {"conversation_id": cid, "reply": reply.model_dump()}
+
+
+@router.get("/api/chat/{conversation_id}")
+async def conversation(conversation_id: str, request: Request) -> dict[str, Any]:
+    """A stored conversation."""
+    messages = await asyncio.to_thread(_coach(request).conversation, conversation_id)
+    if not messages:
+        raise HTTPException(404, "no such conversation")
+    return {"conversation_id": conversation_id, "messages": messages}
+
+
+def _decode(clip: bytes) -> np.ndarray:
+    """Any recorded clip (webm/opus, ogg, wav, mp4…) to mono float32 at 16 kHz, in memory."""
+    from faster_whisper.audio import decode_audio  # type: ignore[import-untyped]  # no type hints
+
+    try:
+        audio = decode_audio(io.BytesIO(clip), sampling_rate=16000)
+    except Exception:
+        raise HTTPException(422, "could not read that recording; please try again") from None
+    if len(audio) < 1600:
+        raise HTTPException(422, "the recording is empty; hold the button while you speak")
+    if len(audio) > MAX_CLIP_SECONDS * 16000:
+        raise HTTPException(413, f"please keep spoken questions under {MAX_CLIP_SECONDS} seconds")
+    return np.asarray(audio, np.float32)
+
+
+@router.post("/api/chat/voice")
+async def chat_voice(request: Request, conversation_id: str | None = None) -> dict[str, Any]:
+    """Answer a spoken question (one recorded clip, transcribed in memory)."""
+    clip = await _body(request)
+    if not clip:
+        raise HTTPException(422, "no recording received")
+    audio = await asyncio.to_thread(_decode, clip)
+    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+    frame = rtc.AudioFrame(pcm.tobytes(), 16000, 1, len(pcm))
+    event = await _state(request).voice.stt.recognize(buffer=frame)
+    heard = event.alternatives[0].text.strip() if event.alternatives else ""
+    if not heard:
+        raise HTTPException(422, "I couldn't hear a question in that recording; please try again")
+    if conversation_id is not None and not conversation_id.isalnum():
+        raise HTTPException(422, "conversation_id: invalid")
+    cid, reply = await _ask(request, heard, conversation_id)
+    return {"conversation_id": cid, "heard": heard, "reply": reply.model_dump()}
+
+
+@router.post("/api/chat/speak")
+async def speak(request: Request) -> Response:
+    """Read a reply aloud with the interviewer's voice (WAV)."""
+    req = _parse(SpeakRequest, await _body(request))
+    tts = _state(request).voice.tts
+    frame = await tts.synthesize(req.text).collect()
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(frame.num_channels)
+        w.setsampwidth(2)
+        w.setframerate(frame.sample_rate)
+        w.writeframes(bytes(frame.data.cast("B")))
+    return Response(buf.getvalue(), media_type="audio/wav")
+
+
+@router.post("/api/drills")
+async def start_drill(request: Request) -> dict[str, Any]:
+    """Start a one-question practice of a past question."""
+    req = _parse(DrillRequest, await _body(request))
+    if not req.consent:
+        raise HTTPException(400, "please confirm the consent notice before starting")
+    state = _state(request)
+    try:
+        flow = drill_flow(state.flows.get(req.flow_id), req.question_id)
+    except FlowError as e:
+        raise HTTPException(404, str(e)) from None
+    except DrillError as e:
+        raise HTTPException(422, str(e)) from None
+    sid = uuid.uuid4().hex[:12]
+    step = await state.runner.start(
+        session_id=sid, flow=flow, profile=CandidateProfile(role=flow.role)
+    )
+    return {
+        "session_id": sid,
+        "first_question": step.question,
+        "url": f"/?session={sid}",
+        "transport": _transport(state),
+    }
+
+
+@router.delete("/api/my-data")
+async def delete_my_data(request: Request) -> dict[str, Any]:
+    """Delete everything stored on this machine about the local candidate."""
+    state = _state(request)
+
+    def wipe() -> tuple[dict[str, int], list[str]]:
+        from agent.store.db import make_engine
+
+        engine = make_engine(state.settings.database_url)
+        totals: dict[str, int] = {}
+        sessions: list[str] = []
+        try:
+            with Session(engine) as db:
+                for cid in repo.all_candidate_ids(session=db):
+                    sessions += repo.candidate_session_ids(session=db, candidate_id=cid)
+                    for k, v in repo.delete_candidate_data(session=db, candidate_id=cid).items():
+                        totals[k] = totals.get(k, 0) + v
+        finally:
+            engine.dispose()
+        return totals, sessions
+
+    totals, sessions = await asyncio.to_thread(wipe)
+    for sid in sessions:
+        await state.runner.forget(sid)
+    for sid in sessions:
+        folder = state.settings.reports_dir / sid
+        for name in ("report.json", "report.html"):
+            (folder / name).unlink(missing_ok=True)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return {"deleted": totals, "checkpoints": len(sessions)}

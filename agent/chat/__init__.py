@@ -1,0 +1,1 @@
+"""The confidence coach: knowledge base, retrieval, grounding in the candidate's data, chat."""
