@@ -23,6 +23,7 @@ from agent.brain.analysis import (
     sentences_of,
     words_of,
 )
+from perception import fluency  # the same filler and stammer word lists as delivery
 
 PARTS: tuple[str, ...] = ("situation", "task", "action", "result")
 """STAR parts in the order they are told."""
@@ -191,16 +192,7 @@ _END_CHARS = frozenset(".?!")
 _ABBREVIATIONS = re.compile(
     r"\b(e\.g|i\.e|etc|vs|mr|mrs|ms|dr|prof|approx|incl|no)\.$", re.IGNORECASE
 )
-_DOUBLE_OK = frozenset(
-    {"that", "had", "very", "really", "no", "bye", "yeah", "yes", "ha", "far", "many", "so"}
-)
-"""Words commonly doubled on purpose ("had had", "very very")."""
-_HYPHEN_WORDS = frozenset({"t-test", "t-tests"})
-_PREFIXES = frozenset({"re", "de", "co", "pre", "pro", "un", "non", "sub", "bi", "ex", "in", "mis"})
-_PHRASE_BLOCK_PREV = frozenset(
-    {"do", "does", "did", "don't", "doesn't", "didn't", "if", "what", "whether", "to", "that"}
-    | {"will", "would", "can", "could", "you", "we", "they", "i", "as", "by", "how", "who"}
-)
+_PHRASE_BLOCK_PREV = fluency._PHRASE_BLOCK_PREV | {"as", "by", "how", "who"}
 """Before "you know"/"I mean", these make the phrase literal ("do you know", "what I mean")."""
 _LITERAL_NEXT = frozenset(
     {"what", "how", "why", "where", "when", "who", "whether", "if", "that", "about", "it"}
@@ -467,13 +459,13 @@ def _filler_spans(tokens: Sequence[_Token]) -> list[tuple[int, int]]:
 def _stammer(core: str) -> str:
     """Undo a stammer: "I-I" -> "I", "w-we" -> "we"; "re-read" and "t-test" stay."""
     parts = core.split("-")
-    if len(parts) < 2 or not all(parts) or core.lower() in _HYPHEN_WORDS:
+    if len(parts) < 2 or not all(parts) or core.lower() in fluency._HYPHEN_WORDS:
         return core
     *heads, last = parts
     low_last = last.lower()
     if all(h.lower() == low_last for h in heads):
-        return core if low_last in _DOUBLE_OK else last
-    if len(heads) == 1 and heads[0].lower() in _PREFIXES:
+        return core if low_last in fluency._DOUBLE_OK else last
+    if len(heads) == 1 and heads[0].lower() in fluency._PREFIXES:
         return core
     if all(len(h) <= 2 and low_last.startswith(h.lower()) for h in heads):
         return last
@@ -505,7 +497,7 @@ def _collapse_repeats(tokens: list[_Token]) -> list[_Token]:
         if (
             out
             and out[-1].low == tok.low
-            and tok.low not in _DOUBLE_OK
+            and tok.low not in fluency._DOUBLE_OK
             and not _DIGIT.search(tok.core)
             and not any(c in _END_CHARS for c in out[-1].trail)
         ):

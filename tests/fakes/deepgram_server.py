@@ -19,15 +19,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-import socket
-import threading
 import time
 from typing import Any
 
 import numpy as np
-import uvicorn
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
+
+from tests.fakes.serve import BackgroundServer
 
 SPEECH_RMS = 0.01
 END_SILENCE_S = 0.8
@@ -121,7 +120,7 @@ class _Listener:
         }
 
 
-class FakeDeepgram:
+class FakeDeepgram(BackgroundServer):
     """The fake server in a background thread; set the modes and ``script`` between uses."""
 
     def __init__(self) -> None:
@@ -134,13 +133,7 @@ class FakeDeepgram:
         self.spoken: list[str] = []
         self.fault_times: list[float] = []
         """`time.monotonic()` of each injected fault (drop or stall)."""
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        self._server = uvicorn.Server(
-            uvicorn.Config(self._app(), host="127.0.0.1", port=self.port, log_level="warning")
-        )
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        super().__init__()
 
     @property
     def listen_url(self) -> str:
@@ -149,17 +142,6 @@ class FakeDeepgram:
     @property
     def speak_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1/speak"
-
-    def __enter__(self) -> FakeDeepgram:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
 
     def _record(self, kind: str, query: dict[str, str], headers: Any) -> None:
         self.connections.append(

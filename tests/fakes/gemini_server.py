@@ -15,15 +15,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from tests.fakes.serve import BackgroundServer
 
 _WORDS = re.compile(r"[a-z0-9']+")
 
@@ -121,7 +119,7 @@ def _error(code: int, status: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, "status": status}}, code)
 
 
-class FakeGemini:
+class FakeGemini(BackgroundServer):
     """The fake server in a background thread; set ``mode`` between calls."""
 
     def __init__(self, *, delay_s: float = 3.5) -> None:
@@ -129,28 +127,11 @@ class FakeGemini:
         self.delay_s = delay_s
         self.tail_delay_s = 1.0
         self.requests: list[dict[str, Any]] = []
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        self._server = uvicorn.Server(
-            uvicorn.Config(self._app(), host="127.0.0.1", port=self.port, log_level="warning")
-        )
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        super().__init__()
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> FakeGemini:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
 
     def texts(self) -> list[str]:
         """The user prompt of every request seen."""
