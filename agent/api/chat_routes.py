@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import uuid
 import wave
 from pathlib import Path
@@ -131,9 +132,11 @@ def _decode(clip: bytes) -> np.ndarray:
     try:
         audio = decode_audio(io.BytesIO(clip), sampling_rate=16000)
     except Exception:
+        if len(clip) < 2000:
+            raise HTTPException(422, "the recording is too short; please try again") from None
         raise HTTPException(422, "could not read that recording; please try again") from None
-    if len(audio) < 1600:
-        raise HTTPException(422, "the recording is empty; hold the button while you speak")
+    if len(audio) < 8000:
+        raise HTTPException(422, "the recording is too short; hold the button while you speak")
     if len(audio) > MAX_CLIP_SECONDS * 16000:
         raise HTTPException(413, f"please keep spoken questions under {MAX_CLIP_SECONDS} seconds")
     return np.asarray(audio, np.float32)
@@ -142,6 +145,8 @@ def _decode(clip: bytes) -> np.ndarray:
 @router.post("/api/chat/voice")
 async def chat_voice(request: Request, conversation_id: str | None = None) -> dict[str, Any]:
     """Answer a spoken question (one recorded clip, transcribed in memory)."""
+    if conversation_id is not None and not re.fullmatch(r"[a-f0-9]{1,32}", conversation_id):
+        raise HTTPException(422, "conversation_id: invalid")
     clip = await _body(request)
     if not clip:
         raise HTTPException(422, "no recording received")
@@ -152,8 +157,6 @@ async def chat_voice(request: Request, conversation_id: str | None = None) -> di
     heard = event.alternatives[0].text.strip() if event.alternatives else ""
     if not heard:
         raise HTTPException(422, "I couldn't hear a question in that recording; please try again")
-    if conversation_id is not None and not conversation_id.isalnum():
-        raise HTTPException(422, "conversation_id: invalid")
     cid, reply = await _ask(request, heard, conversation_id)
     return {"conversation_id": cid, "heard": heard, "reply": reply.model_dump()}
 

@@ -130,6 +130,10 @@ GREETING_TEXT = (
     'help. I can also rewrite one of your past answers in STAR form ("rewrite my answer to '
     'the conflict question") or set up a quick one-question drill ("let me try that again").'
 )
+_NOT_FOUND = (
+    "I couldn't find a question like that in your recent interviews, so let's use your "
+    "weakest recent answer instead. "
+)
 NO_DATA_TEXT = (
     "You have no finished practice interviews yet, so there is no answer of yours to work "
     "with. Do a practice interview first, then ask me again."
@@ -251,14 +255,21 @@ class Coach:
 
     # ------------------------------------------------------------------ actions
 
-    def _pick(self, text: str, done: Sequence[Finished]) -> tuple[Finished, dict[str, Any]] | None:
-        """The past main answer the message refers to, else the weakest recent one."""
+    def _pick(
+        self, text: str, done: Sequence[Finished], *, flow_only: bool = False
+    ) -> tuple[Finished, dict[str, Any], bool] | None:
+        """The past main answer the message refers to (matched=True), else the weakest recent.
+
+        ``flow_only`` keeps questions from a flow (drillable), not ones tailored from a résumé.
+        """
         recent = list(done)[-5:]
         options = [
             (f, q)
             for f in recent
             for q in f.report.get("questions", [])
-            if q.get("kind") == "main" and str(q.get("answer") or "").strip()
+            if q.get("kind") == "main"
+            and str(q.get("answer") or "").strip()
+            and (not flow_only or q.get("question_origin", "flow") == "flow")
         ]
         if not options:
             return None
@@ -268,18 +279,20 @@ class Coach:
         sims = vecs[1:] @ vecs[0]
         best = int(np.argmax(sims))
         if float(sims[best]) >= PICK_SIMILARITY:
-            return options[best]
+            return (*options[best], True)
         latest = [o for o in options if o[0] is recent[-1]] or options
-        return min(latest, key=lambda o: float(o[1].get("score", 0)))
+        weakest = min(latest, key=lambda o: float(o[1].get("score", 0)))
+        return (*weakest, False)
 
     def _rewrite(self, text: str, done: Sequence[Finished], *, injection: bool) -> CoachReply:
         picked = self._pick(text, done)
         if picked is None:
             return self._fixed("no_data", NO_DATA_TEXT, ["star-basics"], injection=injection)
-        f, q = picked
+        f, q, matched = picked
         rw = star_rewrite(str(q["question"]), str(q["answer"]))
         ids = ["star-basics"] + (["star-results"] if "result" in rw.missing else [])
-        intro = (
+        intro = "" if matched else _NOT_FOUND
+        intro += (
             f"Here is your answer to “{q['question']}” ({f.when.strftime('%d %b')}), restructured "
             "as Situation, Task, Action, Result using only your own words. Square brackets mark "
             "what to add."
@@ -302,10 +315,10 @@ class Coach:
         )
 
     def _drill(self, text: str, done: Sequence[Finished], *, injection: bool) -> CoachReply:
-        picked = self._pick(text, done)
+        picked = self._pick(text, done, flow_only=True)
         if picked is None:
             return self._fixed("no_data", NO_DATA_TEXT, ["practice-routine"], injection=injection)
-        f, q = picked
+        f, q, matched = picked
         target = DrillTarget(
             session_id=f.session_id,
             flow_id=str(f.report.get("flow_id", "")),
@@ -313,7 +326,7 @@ class Coach:
             question=str(q["question"]),
             score=float(q["score"]) if q.get("score") is not None else None,
         )
-        text_out = (
+        text_out = ("" if matched else _NOT_FOUND) + (
             f"Let's try this one again: “{q['question']}”. Last time it scored "
             f"{float(q.get('score', 0)):.0f}/100. Take a breath, aim for a clear Situation, "
             "Task, Action and Result, and finish with what changed because of you. Start the "

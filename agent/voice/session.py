@@ -33,6 +33,10 @@ from agent.config import Settings
 from agent.interview import InterviewRunner, Step
 from agent.voice.delivery import DeliveryCollector, fluency_settings_for
 from agent.voice.interviewer import EventSink, InterviewerAgent, SpokenReference
+
+# Imported here, not lazily: the app builds the runtime in a worker thread, and livekit plugins
+# (Deepgram) must be registered on the main thread, which imports this module.
+from agent.voice.providers import build_stt, build_tts
 from agent.voice.stt_cloud import CloudFirstSTT
 from agent.voice.stt_incremental import IncrementalSTT
 from agent.voice.turns import is_echo
@@ -58,8 +62,6 @@ class VoiceRuntime:
 
 def build_voice_runtime(settings: Settings, *, turn_detector: bool = True) -> VoiceRuntime:
     """Load STT, TTS, VAD and the turn detector once (call at start-up, not per session)."""
-    from agent.voice.providers import build_stt, build_tts
-
     key = settings.voice.deepgram_api_key
     stt_ = build_stt(
         models_dir=settings.models.dir,
