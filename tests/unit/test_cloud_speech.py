@@ -95,6 +95,7 @@ async def _run(
     stream.end_input()
     await asyncio.wait_for(reader, 30)
     await stream.aclose()
+    await close_sessions()
     return events, stream
 
 
