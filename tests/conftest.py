@@ -247,3 +247,69 @@ def _start_interview(
 def start_interview() -> Callable[..., None]:
     """Start an interview through the page as a candidate would (a Playwright page)."""
     return _start_interview
+
+
+def seed_interviews(
+    data_dir: Path,
+    encoder_and_vocab: Any,
+    sessions: list[tuple[str, str, float]],
+    *,
+    fillers_per_min: float = 2.5,
+    camera: bool = True,
+) -> None:
+    """Finished spoken interviews in a served app's database: (id, answer, wpm) each.
+
+    Three answers per interview with delivery figures (and camera presence when ``camera``),
+    driven through the real interview runner from a separate thread: Playwright's sync API runs
+    its own event loop in the test's thread.
+    """
+    import asyncio
+    import concurrent.futures
+
+    from agent.brain.offline import OfflineBrain
+    from agent.brain.types import CandidateProfile
+    from agent.coach.loader import shipped_flows
+    from agent.interview import open_runner
+
+    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+    enc, vocab = encoder_and_vocab
+    brain = OfflineBrain(encoder=enc, scoring=settings.scoring, vocabulary=vocab)
+
+    async def run() -> None:
+        async with open_runner(settings, brain=brain, durable=False, use_db=True) as runner:
+            for sid, answer, wpm in sessions:
+                step = await runner.start(
+                    session_id=sid, flow=shipped_flows()["backend"], profile=CandidateProfile()
+                )
+                t = 5.0
+                for _ in range(3):
+                    delivery: dict[str, Any] = {
+                        "fluency": {
+                            "status": "ok",
+                            "wpm": wpm,
+                            "fillers_per_min": fillers_per_min,
+                            "long_pauses": 1,
+                            "repetition_count": 0,
+                            "pace": "ok",
+                            "events": [
+                                {"kind": "filler", "start": t + 2, "end": t + 2.3, "detail": "um"}
+                            ],
+                        }
+                    }
+                    if camera:
+                        delivery["presence"] = {
+                            "status": "ok",
+                            "expression": {"happy": 0.3, "neutral": 0.6, "surprise": 0.1},
+                            "dominant_expression": "neutral",
+                            "eye_contact_ratio": 0.62,
+                            "look_away": [{"start": t + 4, "end": t + 6}],
+                        }
+                    step = await runner.answer(sid, answer, delivery=delivery, span=(t, t + 25))
+                    t += 40
+                    if step.finished:
+                        break
+                if not step.finished:
+                    await runner.end(sid)
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()

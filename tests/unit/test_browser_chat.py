@@ -54,44 +54,15 @@ OVERFLOW = """() => [...document.querySelectorAll('body *')]
 
 def finished_interview(served: Served, encoder_and_vocab: Any, sid: str) -> None:
     """One finished spoken interview (three answers with delivery figures) in the server's db."""
-    from agent.brain.offline import OfflineBrain
-    from agent.brain.types import CandidateProfile
-    from agent.coach.loader import shipped_flows
-    from agent.config import Settings
-    from agent.interview import open_runner
+    from tests.conftest import seed_interviews
 
-    settings = Settings(_env_file=None, data_dir=served.data_dir)
-    enc, vocab = encoder_and_vocab
-    brain = OfflineBrain(encoder=enc, scoring=settings.scoring, vocabulary=vocab)
-
-    async def run() -> None:
-        async with open_runner(settings, brain=brain, durable=False, use_db=True) as runner:
-            step = await runner.start(
-                session_id=sid, flow=shipped_flows()["backend"], profile=CandidateProfile()
-            )
-            t = 5.0
-            for _ in range(3):
-                fluency = {
-                    "status": "ok",
-                    "wpm": 150.0,
-                    "fillers_per_min": 4.0,
-                    "long_pauses": 1,
-                    "repetition_count": 0,
-                    "pace": "ok",
-                    "events": [{"kind": "filler", "start": t + 2, "end": t + 2.3, "detail": "um"}],
-                }
-                step = await runner.answer(
-                    sid, ANSWER, delivery={"fluency": fluency}, span=(t, t + 25)
-                )
-                t += 40
-                if step.finished:
-                    break
-            if not step.finished:
-                await runner.end(sid)
-
-    # Playwright's sync API runs its own event loop in this thread: seed from another one.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, run()).result()
+    seed_interviews(
+        served.data_dir,
+        encoder_and_vocab,
+        [(sid, ANSWER, 150.0)],
+        fillers_per_min=4.0,
+        camera=False,
+    )
 
 
 def speech(text: str) -> bytes:

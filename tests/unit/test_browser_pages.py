@@ -7,8 +7,6 @@ included), so the pages show what a candidate would see after practising.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import re
 import shutil
 import sys
@@ -36,54 +34,9 @@ GOOD = (
 
 def seed(served: Served, encoder_and_vocab: Any, sessions: list[tuple[str, str, float]]) -> None:
     """Finished spoken interviews in the server's database: (id, answer, wpm) each."""
-    from agent.brain.offline import OfflineBrain
-    from agent.brain.types import CandidateProfile
-    from agent.coach.loader import shipped_flows
-    from agent.config import Settings
-    from agent.interview import open_runner
+    from tests.conftest import seed_interviews
 
-    settings = Settings(_env_file=None, data_dir=served.data_dir)  # type: ignore[call-arg]
-    enc, vocab = encoder_and_vocab
-    brain = OfflineBrain(encoder=enc, scoring=settings.scoring, vocabulary=vocab)
-
-    async def run() -> None:
-        async with open_runner(settings, brain=brain, durable=False, use_db=True) as runner:
-            for sid, answer, wpm in sessions:
-                step = await runner.start(
-                    session_id=sid, flow=shipped_flows()["backend"], profile=CandidateProfile()
-                )
-                t = 5.0
-                for _ in range(3):
-                    delivery = {
-                        "fluency": {
-                            "status": "ok",
-                            "wpm": wpm,
-                            "fillers_per_min": 2.5,
-                            "long_pauses": 1,
-                            "repetition_count": 0,
-                            "pace": "ok",
-                            "events": [
-                                {"kind": "filler", "start": t + 2, "end": t + 2.3, "detail": "um"}
-                            ],
-                        },
-                        "presence": {
-                            "status": "ok",
-                            "expression": {"happy": 0.3, "neutral": 0.6, "surprise": 0.1},
-                            "dominant_expression": "neutral",
-                            "eye_contact_ratio": 0.62,
-                            "look_away": [{"start": t + 4, "end": t + 6}],
-                        },
-                    }
-                    step = await runner.answer(sid, answer, delivery=delivery, span=(t, t + 25))
-                    t += 40
-                    if step.finished:
-                        break
-                if not step.finished:
-                    await runner.end(sid)
-
-    # Playwright's sync API runs its own event loop in this thread: seed from another one.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, run()).result()
+    seed_interviews(served.data_dir, encoder_and_vocab, sessions)
 
 
 @pytest.fixture
