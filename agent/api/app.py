@@ -77,6 +77,28 @@ class StartRequest(BaseModel):
     """With the camera on: include presence in scoring (off keeps it informational)."""
 
 
+class AnswerRequest(BaseModel):
+    """A typed answer to the pending question."""
+
+    text: str = Field(min_length=1, max_length=20_000)
+    turn: int | None = Field(default=None, ge=0)
+    """The question being answered (from the last step). A retried request whose answer was
+    already recorded names an earlier turn and is refused, so it never answers the next one."""
+
+
+def _step_json(step: Step) -> dict[str, Any]:
+    """A step as the API returns it."""
+    return {
+        "session_id": step.session_id,
+        "finished": step.finished,
+        "say": step.say,
+        "question": step.question,
+        "kind": step.kind,
+        "turn": step.turn,
+        "report_url": f"/interviews/{step.session_id}/report" if step.finished else None,
+    }
+
+
 @dataclass
 class Live:
     """A connected spoken interview."""
@@ -99,6 +121,11 @@ class AppState:
         """Interviews whose candidate opted in to camera analysis (this process only)."""
         self.flows = FlowLibrary(settings.data_dir / "flows")
         self._vision = VisionFactory(settings)
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, sid: str) -> asyncio.Lock:
+        """One answer at a time per interview (typed answers from several tabs or retries)."""
+        return self._locks.setdefault(sid, asyncio.Lock())
 
     def vision_factory(self) -> Callable[[], VisionPipeline] | None:
         """Builds a vision pipeline per camera stream."""
@@ -332,11 +359,42 @@ def create_app(
         return {
             "session_id": sid,
             "finished": step.finished,
-            "pending": None if step.finished else {"say": step.say, "turn": step.turn},
+            "pending": None
+            if step.finished
+            else {"say": step.say, "question": step.question, "turn": step.turn},
             "live": sid in st(request).live,
             "camera": sid in st(request).camera,
             "transport": _transport(st(request)),
         }
+
+    @app.post("/api/interviews/{sid}/answers")
+    async def answer(sid: str, request: Request) -> dict[str, Any]:
+        """Answer the pending question in writing (a text interview, or no microphone)."""
+        state = st(request)
+        body = await request.body()
+        if len(body) > state.settings.server.max_upload_bytes:
+            raise HTTPException(413, "request too large")
+        try:
+            req = AnswerRequest.model_validate_json(body or b"{}")
+        except ValidationError as e:
+            first = e.errors()[0]
+            raise HTTPException(
+                422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+            ) from None
+        if sid in state.live:
+            raise HTTPException(409, "this interview is open by voice; answer there")
+        async with state.lock(sid):
+            step = await state.runner.current(sid)
+            if step.finished:
+                raise HTTPException(409, "the interview has finished")
+            if req.turn is not None and req.turn != step.turn:
+                raise HTTPException(
+                    409,
+                    f"question {req.turn} was already answered; the interview is at "
+                    f"question {step.turn}",
+                )
+            nxt = await state.runner.answer(sid, req.text)
+        return _step_json(nxt)
 
     @app.post("/api/interviews/{sid}/livekit-token")
     async def livekit_token(sid: str, request: Request) -> dict[str, Any]:

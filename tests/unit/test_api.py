@@ -70,3 +70,33 @@ def test_camera_is_off_unless_the_candidate_opts_in(client: TestClient) -> None:
         ws.send_bytes(b"x" * 2_100_000)  # oversized frame: a clear error, the socket stays open
         assert "too large" in ws.receive_json()["message"]
         ws.send_bytes(b"\xff\xd8not really a jpeg")  # no live interview yet: ignored, no crash
+
+
+def test_typed_answers_run_an_interview_to_its_report(client: TestClient) -> None:
+    sid = start(client, flow="backend").json()["session_id"]
+    pending = client.get(f"/api/interviews/{sid}").json()["pending"]
+    assert client.post(f"/api/interviews/{sid}/answers", json={"text": ""}).status_code == 422
+    assert client.post("/api/interviews/nope/answers", json={"text": "hi"}).status_code == 404
+    turn = pending["turn"]
+    step = client.post(
+        f"/api/interviews/{sid}/answers",
+        json={"text": "I build payment APIs in Python and lead a team of four.", "turn": turn},
+    ).json()
+    assert step["turn"] != turn and step["question"]
+    # a retried request for the answered question never answers the next one
+    stale = client.post(f"/api/interviews/{sid}/answers", json={"text": "again", "turn": turn})
+    assert stale.status_code == 409 and "already answered" in stale.json()["detail"]
+    for _ in range(40):
+        if step["finished"]:
+            break
+        step = client.post(
+            f"/api/interviews/{sid}/answers",
+            json={
+                "text": "I would measure first, then add an index and a cache.",
+                "turn": step["turn"],
+            },
+        ).json()
+    assert step["finished"] and step["report_url"] == f"/interviews/{sid}/report"
+    report = client.get(f"/api/interviews/{sid}/report").json()
+    assert "payment APIs" in report["questions"][0]["answer"]
+    assert client.post(f"/api/interviews/{sid}/answers", json={"text": "x"}).status_code == 409
