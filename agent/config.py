@@ -212,6 +212,11 @@ class Settings(BaseSettings):
         """Default folder for written reports."""
         return self.data_dir / "reports"
 
+    @property
+    def recordings_dir(self) -> Path:
+        """Answer recordings, kept only for candidates who switched recording on."""
+        return self.data_dir / "recordings"
+
 
 @functools.cache
 def get_settings() -> Settings:
