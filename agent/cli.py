@@ -10,6 +10,7 @@ import asyncio
 import functools
 import json
 import logging
+import os
 import sys
 import uuid
 from collections.abc import Callable
@@ -921,6 +922,95 @@ def eval_coach(
     summary = {k: v for k, v in result.items() if k != "misses"}
     summary["misses"] = len(result["misses"])
     out.print("RESULT " + json.dumps(summary))
+
+
+# -------------------------------------------------------------------------- accounts and data
+
+accounts_app = typer.Typer(
+    help="Accounts for multi-user mode (MOCKINT_AUTH__MODE=accounts).", no_args_is_help=True
+)
+app.add_typer(accounts_app, name="accounts")
+
+
+def _accounts() -> Any:
+    from agent.accounts.service import Accounts
+    from agent.store.db import init_db, make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    return Accounts(engine, settings.auth)
+
+
+@accounts_app.command("create")
+@_friendly_errors
+def accounts_create(
+    username: Annotated[str, typer.Argument(help="3-64 letters, digits, dots, dashes.")],
+    role: Annotated[str, typer.Option(help="candidate, coach or admin.")] = "candidate",
+) -> None:
+    """Create an account (the only way to make an admin).
+
+    Reads the password from MOCKINT_NEW_PASSWORD or asks for it.
+    """
+    password = os.environ.get("MOCKINT_NEW_PASSWORD") or typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    who = _accounts().create(username, password, role)
+    out.print(f"created {who.role} account '{who.username}'")
+
+
+@accounts_app.command("list")
+@_friendly_errors
+def accounts_list() -> None:
+    """List accounts (names and roles only)."""
+    for a in _accounts().all_accounts():
+        out.print(f"{a['username']:<24} {a['role']:<10} since {a['created_at']}")
+
+
+@accounts_app.command("role")
+@_friendly_errors
+def accounts_role(
+    username: Annotated[str, typer.Argument()],
+    role: Annotated[str, typer.Argument(help="candidate, coach or admin.")],
+) -> None:
+    """Change an account's role."""
+    accounts = _accounts()
+    match = [a for a in accounts.all_accounts() if a["username"] == username.strip().lower()]
+    if not match:
+        raise InterviewerError(f"no account '{username}'")
+    accounts.set_role(match[0]["id"], role)
+    out.print(f"'{match[0]['username']}' is now {role}")
+
+
+@app.command()
+@_friendly_errors
+def purge() -> None:
+    """Delete interviews and chats older than the retention period now (the app does it hourly).
+
+    MOCKINT_RETENTION_DAYS sets the period (default 30; 0 keeps everything).
+    """
+    from agent.data_rights import purge_expired
+    from agent.interview import open_runner
+    from agent.store.db import init_db, make_engine
+
+    settings = _settings()
+
+    async def run() -> dict[str, int]:
+        engine = make_engine(settings.database_url)
+        init_db(engine)
+        try:
+            async with open_runner(settings) as runner:
+                return await purge_expired(settings, runner, engine)
+        finally:
+            engine.dispose()
+
+    counts = asyncio.run(run())
+    out.print(
+        f"removed {counts.get('sessions', 0)} interviews and {counts.get('chat_messages', 0)} "
+        f"chat messages older than {settings.retention_days} days"
+        if settings.retention_days
+        else "retention is off (MOCKINT_RETENTION_DAYS=0): nothing removed"
+    )
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from livekit import rtc
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session
 
+from agent.api.auth import principal
 from agent.brain.types import CandidateProfile
 from agent.chat.coach import CoachReply
 from agent.chat.drill import DrillError, drill_flow
@@ -78,7 +79,7 @@ def _coach(request: Request) -> CoachService:
 
 async def _ask(request: Request, message: str, cid: str | None) -> tuple[str, CoachReply]:
     try:
-        return await _coach(request).ask(message, cid)
+        return await _coach(request).ask(message, cid, candidate_id=principal(request).candidate_id)
     except ChatInputError as e:
         raise HTTPException(422, str(e)) from None
 
@@ -119,7 +120,9 @@ async def chat(request: Request) -> dict[str, Any]:
 @router.get("/api/chat/{conversation_id}")
 async def conversation(conversation_id: str, request: Request) -> dict[str, Any]:
     """A stored conversation."""
-    messages = await asyncio.to_thread(_coach(request).conversation, conversation_id)
+    messages = await asyncio.to_thread(
+        _coach(request).conversation, conversation_id, principal(request).candidate_id
+    )
     if not messages:
         raise HTTPException(404, "no such conversation")
     return {"conversation_id": conversation_id, "messages": messages}
@@ -191,7 +194,10 @@ async def start_drill(request: Request) -> dict[str, Any]:
         raise HTTPException(422, str(e)) from None
     sid = uuid.uuid4().hex[:12]
     step = await state.runner.start(
-        session_id=sid, flow=flow, profile=CandidateProfile(role=flow.role)
+        session_id=sid,
+        flow=flow,
+        profile=CandidateProfile(role=flow.role),
+        candidate_id=principal(request).candidate_id,
     )
     return {
         "session_id": sid,
@@ -202,33 +208,50 @@ async def start_drill(request: Request) -> dict[str, Any]:
 
 
 @router.delete("/api/my-data")
-async def delete_my_data(request: Request) -> dict[str, Any]:
-    """Delete everything stored on this machine about the local candidate."""
+async def delete_my_data(request: Request, account: bool = False) -> dict[str, Any]:
+    """Delete everything stored about me: interviews, reports, recordings, chats, checkpoints.
+
+    Local mode: everything on this machine. With accounts: the signed-in candidate's data, and
+    with ``account=true`` the account itself (signed out).
+    """
+    from agent.data_rights import erase_candidates
+
     state = _state(request)
+    who = principal(request)
+    if who.local:
 
-    def wipe() -> tuple[dict[str, int], list[str]]:
-        from agent.store.db import make_engine
+        def everyone() -> list[str]:
+            with Session(state.engine) as db:
+                return repo.all_candidate_ids(session=db)
 
-        engine = make_engine(state.settings.database_url)
-        totals: dict[str, int] = {}
-        sessions: list[str] = []
-        try:
-            with Session(engine) as db:
-                for cid in repo.all_candidate_ids(session=db):
-                    sessions += repo.candidate_session_ids(session=db, candidate_id=cid)
-                    for k, v in repo.delete_candidate_data(session=db, candidate_id=cid).items():
-                        totals[k] = totals.get(k, 0) + v
-        finally:
-            engine.dispose()
-        return totals, sessions
+        candidates = await asyncio.to_thread(everyone)
+    else:
+        candidates = [who.candidate_id] if who.candidate_id else []
 
-    totals, sessions = await asyncio.to_thread(wipe)
-    for sid in sessions:
-        await state.runner.forget(sid)
-    for sid in sessions:
-        folder = state.settings.reports_dir / sid
-        for name in ("report.json", "report.html"):
-            (folder / name).unlink(missing_ok=True)
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-    return {"deleted": totals, "checkpoints": len(sessions)}
+    def open_interviews() -> list[str]:
+        with Session(state.engine) as db:
+            mine = {
+                s
+                for c in candidates
+                for s in repo.candidate_session_ids(session=db, candidate_id=c)
+            }
+        return sorted(mine & set(state.live))
+
+    if await asyncio.to_thread(open_interviews):
+        raise HTTPException(409, "an interview is still open; end it, then delete your data")
+    closed = False
+    if account and not who.local and who.account_id is not None:
+        await asyncio.to_thread(state.accounts.delete, who.account_id)
+        closed = True
+    erased = await erase_candidates(
+        state.settings,
+        state.runner,
+        state.engine,
+        candidates,
+        keep_candidate=not who.local and not closed,
+    )
+    return {
+        "deleted": erased,
+        "checkpoints": erased.get("checkpoints", 0),
+        "account_closed": closed,
+    }

@@ -1,4 +1,7 @@
-"""Database tables (SQLModel): candidates, interviews, turns, scores, reports and coach chats.
+"""Database tables (SQLModel): interviews and what they produced, chats, accounts and shares.
+
+Candidates, interviews, turns, scores, reports and coach chats; in multi-user mode also the
+accounts, their sign-ins and the report shares between candidates and coaches.
 
 Only per-turn text and derived features are stored: never raw audio or video.
 """
@@ -107,4 +110,42 @@ class ChatMessage(SQLModel, table=True):
     text: str
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     """The coach's citations, figures, drill or rewrite (empty for the candidate's messages)."""
+    created_at: datetime = Field(default_factory=_now)
+
+
+class Account(SQLModel, table=True):
+    """A sign-in for multi-user mode; each account practises as its own candidate."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    username: str = Field(index=True, unique=True, max_length=64)
+    """Lower-case; letters, digits and . _ - only."""
+    password_hash: str
+    """argon2id (never the password)."""
+    role: str = Field(default="candidate", max_length=16)
+    """'candidate', 'coach' or 'admin'."""
+    candidate_id: str = Field(foreign_key="candidate.id", index=True)
+    created_at: datetime = Field(default_factory=_now)
+
+
+class LoginSession(SQLModel, table=True):
+    """A signed-in browser. Only a hash of the cookie's token is stored."""
+
+    __tablename__ = "login_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    account_id: str = Field(foreign_key="account.id", index=True)
+    csrf: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=_now)
+    expires_at: datetime
+
+
+class ReportShare(SQLModel, table=True):
+    """A candidate lets a coach read their interview reports (until they revoke it)."""
+
+    __tablename__ = "report_share"
+    __table_args__ = (UniqueConstraint("candidate_id", "coach_account_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    candidate_id: str = Field(foreign_key="candidate.id", index=True)
+    coach_account_id: str = Field(foreign_key="account.id", index=True)
     created_at: datetime = Field(default_factory=_now)

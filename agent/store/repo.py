@@ -159,12 +159,15 @@ def load_report(*, session: Session, session_id: str) -> dict[str, Any] | None:
     return None if rec is None else dict(rec.data)
 
 
-def list_sessions(*, session: Session, limit: int = 50) -> list[InterviewSession]:
-    """Most recent interviews first."""
+def list_sessions(
+    *, session: Session, limit: int = 50, candidate_id: str | None = None
+) -> list[InterviewSession]:
+    """Most recent interviews first (of one candidate when ``candidate_id`` is given)."""
+    query = select(InterviewSession)
+    if candidate_id is not None:
+        query = query.where(InterviewSession.candidate_id == candidate_id)
     return list(
-        session.exec(
-            select(InterviewSession).order_by(col(InterviewSession.created_at).desc()).limit(limit)
-        ).all()
+        session.exec(query.order_by(col(InterviewSession.created_at).desc()).limit(limit)).all()
     )
 
 
@@ -174,11 +177,11 @@ def list_scores(*, session: Session, session_id: str) -> list[Score]:
 
 
 def finished_interviews(
-    *, session: Session, limit: int = 100
+    *, session: Session, limit: int = 100, candidate_id: str | None = None
 ) -> list[tuple[str, datetime, dict[str, Any]]]:
     """(id, start time, report) of the most recent finished interviews, newest first."""
     out = []
-    for row in list_sessions(session=session, limit=limit):
+    for row in list_sessions(session=session, limit=limit, candidate_id=candidate_id):
         report = load_report(session=session, session_id=row.id)
         if report is not None:
             out.append((row.id, row.created_at, report))
@@ -208,28 +211,24 @@ def add_chat_message(
     return msg
 
 
-def list_chat(*, session: Session, conversation_id: str) -> list[ChatMessage]:
-    """A conversation's messages, oldest first."""
-    return list(
-        session.exec(
-            select(ChatMessage)
-            .where(ChatMessage.conversation_id == conversation_id)
-            .order_by(col(ChatMessage.id))
-        ).all()
-    )
+def list_chat(
+    *, session: Session, conversation_id: str, candidate_id: str | None = None
+) -> list[ChatMessage]:
+    """A conversation's messages, oldest first (only the candidate's own when given)."""
+    query = select(ChatMessage).where(ChatMessage.conversation_id == conversation_id)
+    if candidate_id is not None:
+        query = query.where(ChatMessage.candidate_id == candidate_id)
+    return list(session.exec(query.order_by(col(ChatMessage.id))).all())
 
 
-def delete_candidate_data(*, session: Session, candidate_id: str) -> dict[str, int]:
-    """Remove everything stored about a candidate; returns how many rows of each kind went.
+def delete_sessions(*, session: Session, session_ids: list[str]) -> dict[str, int]:
+    """Remove interviews with their turns, scores and reports; returns how many rows went.
 
-    Interview checkpoints live in the checkpointer, not here: callers delete those too
-    (`InterviewRunner.forget`) using the returned session ids' count as a check.
+    Interview checkpoints live in the checkpointer, not here (`InterviewRunner.forget`).
     """
-    counts = {"sessions": 0, "turns": 0, "scores": 0, "reports": 0, "chat_messages": 0}
-    sessions = session.exec(
-        select(InterviewSession).where(InterviewSession.candidate_id == candidate_id)
-    ).all()
-    for row in sessions:
+    counts = {"sessions": 0, "turns": 0, "scores": 0, "reports": 0}
+    rows = [r for sid in session_ids if (r := session.get(InterviewSession, sid)) is not None]
+    for row in rows:
         for model, key in ((Turn, "turns"), (Score, "scores")):
             for item in session.exec(select(model).where(model.session_id == row.id)).all():
                 session.delete(item)
@@ -239,9 +238,24 @@ def delete_candidate_data(*, session: Session, candidate_id: str) -> dict[str, i
             session.delete(rec)
             counts["reports"] += 1
     session.flush()
-    for row in sessions:
+    for row in rows:
         session.delete(row)
         counts["sessions"] += 1
+    session.commit()
+    return counts
+
+
+def delete_candidate_data(
+    *, session: Session, candidate_id: str, keep_candidate: bool = False
+) -> dict[str, int]:
+    """Remove everything stored about a candidate; returns how many rows of each kind went.
+
+    Interview checkpoints live in the checkpointer, not here: callers delete those too
+    (`InterviewRunner.forget`) for the ids `candidate_session_ids` gave before. An account's
+    candidate row is kept (``keep_candidate``) so the account can go on practising.
+    """
+    ids = candidate_session_ids(session=session, candidate_id=candidate_id)
+    counts = {**delete_sessions(session=session, session_ids=ids), "chat_messages": 0}
     for msg in session.exec(
         select(ChatMessage).where(ChatMessage.candidate_id == candidate_id)
     ).all():
@@ -249,7 +263,7 @@ def delete_candidate_data(*, session: Session, candidate_id: str) -> dict[str, i
         counts["chat_messages"] += 1
     session.flush()
     cand = session.get(Candidate, candidate_id)
-    if cand is not None:
+    if cand is not None and not keep_candidate:
         session.delete(cand)
     session.commit()
     return counts
@@ -267,3 +281,27 @@ def candidate_session_ids(*, session: Session, candidate_id: str) -> list[str]:
 def all_candidate_ids(*, session: Session) -> list[str]:
     """Every candidate stored (local single-user mode owns them all)."""
     return list(session.exec(select(Candidate.id)).all())
+
+
+def stale_session_ids(*, session: Session, before: datetime) -> list[str]:
+    """Interviews last touched before ``before`` (for the retention purge)."""
+    return list(
+        session.exec(
+            select(InterviewSession.id).where(col(InterviewSession.updated_at) < before)
+        ).all()
+    )
+
+
+def delete_chats_before(*, session: Session, before: datetime) -> int:
+    """Remove coach-chat messages older than ``before``; returns how many went."""
+    rows = session.exec(select(ChatMessage).where(col(ChatMessage.created_at) < before)).all()
+    for msg in rows:
+        session.delete(msg)
+    session.commit()
+    return len(rows)
+
+
+def session_owner(*, session: Session, session_id: str) -> str | None:
+    """The candidate id of an interview, or None when there is no such interview."""
+    row = session.get(InterviewSession, session_id)
+    return None if row is None else row.candidate_id
