@@ -119,9 +119,7 @@ async def purge_expired(
     """
     if settings.retention_days <= 0:
         return {}
-    cutoff = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None) - timedelta(
-        days=settings.retention_days
-    )
+    cutoff = (now or datetime.now(UTC)).astimezone(UTC) - timedelta(days=settings.retention_days)
 
     def stale() -> list[str]:
         with Session(engine) as db:

@@ -79,12 +79,12 @@ LOCAL = Principal(role="local", candidate_id=None)
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(UTC)
 
 
-def _naive(dt: datetime) -> datetime:
-    """UTC without tzinfo (SQLite and Postgres `timestamp` columns return naive values)."""
-    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
+def _aware(dt: datetime) -> datetime:
+    """UTC with tzinfo (SQLite and Postgres `timestamp` columns give back naive UTC values)."""
+    return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _digest(token: str) -> str:
@@ -248,7 +248,7 @@ class Accounts:
             login = db.get(LoginSession, _digest(token))
             if login is None:
                 return None
-            if _naive(login.expires_at) <= _now():
+            if _aware(login.expires_at) <= _now():
                 db.delete(login)
                 db.commit()
                 return None
