@@ -407,3 +407,36 @@ def test_delete_my_data_takes_only_mine(app: Any, accounts_settings: Settings) -
     assert alice.get("/api/history").status_code == 401
     again = Browser(app).post("/api/auth/login", json={"username": "alice", "password": PASSWORD})
     assert again.status_code == 401
+
+
+def test_livekit_tokens_only_for_the_owner_and_never_the_secret(
+    accounts_settings: Settings, brain: Any
+) -> None:
+    import jwt
+    from pydantic import SecretStr
+
+    from agent.api.app import create_app
+    from agent.interview import open_runner
+    from agent.voice.session import VoiceRuntime
+
+    secret = "k" * 40
+    accounts_settings.livekit.url = "wss://lk.example"
+    accounts_settings.livekit.api_key = "devkey"
+    accounts_settings.livekit.api_secret = SecretStr(secret)
+    no_voice = VoiceRuntime(stt=None, tts=None, vad=None, turn_detector=None)  # type: ignore[arg-type]
+    app = create_app(
+        accounts_settings,
+        runtime=no_voice,
+        runner_factory=lambda: open_runner(accounts_settings, brain=brain),
+    )
+    with TestClient(app) as client:
+        alice, bob = User(client, "alice"), User(client, "bob")
+        sid = alice.post("/api/interviews", json={"flow": "backend", "consent": True}).json()[
+            "session_id"
+        ]
+        assert bob.post(f"/api/interviews/{sid}/livekit-token").status_code == 404
+        grant = alice.post(f"/api/interviews/{sid}/livekit-token")
+        assert grant.status_code == 200 and secret not in grant.text
+        claims = jwt.decode(grant.json()["token"], secret, algorithms=["HS256"])
+        assert claims["video"]["room"] == grant.json()["room"] == f"interview-{sid}"
+        assert claims["exp"] - claims["nbf"] <= 600
