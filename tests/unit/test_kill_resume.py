@@ -1,8 +1,10 @@
-"""Kill-and-resume: a real `interviewer practice` process is SIGKILLed mid-interview and continued.
+"""Kill-and-resume: real processes are SIGKILLed mid-interview and continued.
 
-The interview's checkpoint (LangGraph SQLite saver) must bring the candidate back to exactly the
-question they were waiting on, the finalized answers must already be in the database when the
-process dies, and the final report must contain the answers given before the crash.
+`interviewer practice` (the CLI's `--continue`) and `interviewer serve` (typed answers over
+HTTP, killed at each kill point of `agent.selftest.crash`, the harness the crash-resume
+benchmark runs 200 times). The interview's checkpoint must bring the candidate back to exactly
+the question they were waiting on, the finalized answers must already be in the database when
+the process dies, and the final report must contain the answers given before the crash.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from agent.selftest.crash import CrashDrill, db_answers, missing_answers
 
 pytestmark = [pytest.mark.unit, pytest.mark.slow]
 
@@ -268,3 +272,32 @@ def test_continue_unknown_session_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     assert "0123456789ab" in proc.stderr
     assert "error:" in proc.stderr
+
+
+def test_served_interview_survives_sigkill_at_every_kill_point(tmp_path: Path) -> None:
+    drill = CrashDrill(
+        tmp_path / "drill",
+        seed=7,
+        flow_yaml=MINI_FLOW.read_text(encoding="utf-8"),
+        answers_between=(0, 1),
+        kill_points=("after_response", "in_request", "idle"),
+        bytecode_cache=True,  # restarts skip recompiling the libraries (the venv has no .pyc)
+    )
+    result = drill.run(3)
+
+    assert [t.kill_point for t in result.trials] == ["after_response", "in_request", "idle"]
+    for trial in result.trials:
+        assert trial.ok, trial.line()
+    assert result.lost_answers == 0 and result.duplicates == 0
+    assert result.question_mismatches == 0 and not result.problems, result.problems
+    assert result.interviews == result.finished == 1, "the interview did not finish"
+    assert result.ok
+
+    # every acknowledged answer is in the database, and the check would see one that is not
+    (iv,) = drill.interviews
+    assert len(iv.acked) >= 3 and iv.finished
+    stored = db_answers(drill.server.data_dir, iv.session_id)
+    assert missing_answers(iv.acked, stored) == []
+    assert missing_answers({**iv.acked, 99: "never sent"}, stored) == [99]
+    first = min(iv.acked)
+    assert missing_answers(iv.acked, {**stored, first: "changed"}) == [first]
