@@ -1,5 +1,5 @@
 # The two commands: `make run` (set up + the local app) and `make test` (set up + tests).
-.PHONY: setup run practice test lint format bench clean
+.PHONY: setup setup-test run practice test lint format bench clean
 
 ROLE ?= Backend engineer
 SENIORITY ?= mid
@@ -8,6 +8,10 @@ PYTEST_ARGS ?=
 
 setup:
 	@bash scripts/setup.sh
+
+# The tests also need Debian's PostgreSQL server binaries (`make run` does not).
+setup-test:
+	@bash scripts/setup.sh --test
 
 run: setup
 	.venv/bin/interviewer serve
@@ -28,7 +32,7 @@ format:
 	.venv/bin/ruff check --fix .
 
 # pytest exits 5 when it collected no tests: treat that as a failure, never as a pass.
-test: setup lint
+test: setup-test lint
 	@.venv/bin/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

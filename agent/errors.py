@@ -45,3 +45,19 @@ class ProviderError(InterviewerError):
 
 class SessionNotFoundError(InterviewerError):
     """No interview session with that id."""
+
+
+class StorageUnavailableError(InterviewerError):
+    """The database (or the checkpoint store) stayed unreachable or locked past the retry window.
+
+    Transient: the same request can be sent again once storage is back. Nothing finalized is
+    lost; ``answer_saved`` says whether the answer being submitted had already reached the
+    interview's checkpoint (then the interview continues at the next question by itself).
+
+    Attributes:
+        answer_saved: Whether the submitted answer was saved before storage went away.
+    """
+
+    def __init__(self, message: str, *, answer_saved: bool = False) -> None:
+        super().__init__(message)
+        self.answer_saved = answer_saved

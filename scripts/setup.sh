@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Idempotent set-up: Debian packages, uv (bootstrapped into .tools/), the locked Python
 # environment (.venv/) and the offline model files. Safe to run again; later runs are quick.
+#   --test   also what only the tests need: Debian's PostgreSQL server package (the tests
+#            start their own throwaway cluster from its binaries; the app does not need it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 UV_VERSION="0.13.9"
 APT_PACKAGES=(espeak-ng chromium)
+for arg in "$@"; do
+  case "$arg" in
+    --test) APT_PACKAGES+=(postgresql) ;;
+    *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+  esac
+done
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 

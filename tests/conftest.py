@@ -313,3 +313,22 @@ def seed_interviews(
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, run()).result()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A throwaway PostgreSQL server from Debian's binaries (`tests.pg_server.PgServer`).
+
+    Started once per test run, on first use; a missing installation fails the tests that need
+    it with the command that installs it (never a skip).
+    """
+    from tests.pg_server import PgServer, PgServerError
+
+    try:
+        server = PgServer.started()
+    except PgServerError as e:
+        pytest.fail(str(e))
+    try:
+        yield server
+    finally:
+        server.close()

@@ -32,7 +32,12 @@ from agent.coach.library import FlowLibrary, check_flow_text, preview
 from agent.coach.loader import MAX_FLOW_BYTES, flow_for_role
 from agent.config import Settings
 from agent.documents import MAX_UPLOAD_BYTES, DocumentError, document_text
-from agent.errors import FlowError, InterviewerError, SessionNotFoundError
+from agent.errors import (
+    FlowError,
+    InterviewerError,
+    SessionNotFoundError,
+    StorageUnavailableError,
+)
 from agent.interview import InterviewRunner, Step, open_runner
 from agent.report.html import render_html
 from agent.store import repo
@@ -164,6 +169,12 @@ def create_app(
 
     @app.exception_handler(InterviewerError)
     async def _domain_error(_: Request, exc: InterviewerError) -> JSONResponse:
+        if isinstance(exc, StorageUnavailableError):  # transient: the client may send it again
+            return JSONResponse(
+                {"error": str(exc), "answer_saved": exc.answer_saved},
+                status_code=503,
+                headers={"retry-after": "5"},
+            )
         code = 404 if isinstance(exc, SessionNotFoundError) else 400
         return JSONResponse({"error": str(exc)}, status_code=code)
 
