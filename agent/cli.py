@@ -34,7 +34,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agent.config import Settings, get_settings
-from agent.errors import ConfigError, FlowError, InterviewerError
+from agent.errors import ConfigError, FlowError, InterviewerError, ModelLoadError
 
 app = typer.Typer(
     name="interviewer",
@@ -81,10 +81,117 @@ def _friendly_errors(fn: F) -> F:
 
 def _settings() -> Settings:
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level)
     return settings
+
+
+# --------------------------------------------------------------------------------------- logging
+
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+OUR_LOGGERS = "mockint"
+"""The product's loggers (``mockint.agent``, ``mockint.perception``, ...) log at the set level."""
+THIRD_PARTY_MIN_LEVEL = logging.INFO
+"""Other libraries never log below this here, whatever the set level: their DEBUG output holds
+SQL parameters (aiosqlite: checkpoints with the answers), WebSocket frames (uvicorn: microphone
+audio, camera JPEGs, live transcripts) and livekit's transcripts."""
+SAFE_EXCEPTION_MESSAGES: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    ImportError,
+    MemoryError,
+    ConfigError,
+    ModelLoadError,
+)
+"""Exceptions whose messages only ever describe the system (files, models, settings); every
+other exception's message is withheld from logs, because validation, decoding and guard errors
+quote the text they were given."""
+
+
+class PrivacyFilter(logging.Filter):
+    """Keeps transcripts, answers and face data out of the logs the app prints.
+
+    Our log messages are static text and carry user data only in ``extra`` keys with a ``pii``
+    segment (livekit uses ``lk.pii.*`` the same way); this filter is the safety net around them:
+
+    - other libraries' records below `THIRD_PARTY_MIN_LEVEL` are dropped;
+    - attributes whose name has a ``pii`` segment are removed from every record, so no
+      formatter can print them;
+    - exceptions keep their type and traceback, but their message is withheld unless the type
+      is in `SAFE_EXCEPTION_MESSAGES` (this covers ``logger.exception`` and exceptions passed
+      as message arguments).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Clean ``record`` in place; False drops it."""
+        for key in [k for k in vars(record) if "pii" in k.split(".")]:
+            delattr(record, key)
+        if record.levelno < THIRD_PARTY_MIN_LEVEL and not _is_ours(record.name):
+            return False
+        if isinstance(record.msg, BaseException):
+            record.msg = _withheld(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_withheld(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _withheld(v) for k, v in record.args.items()}
+        if record.exc_info and (exc := record.exc_info[1]) is not None:
+            if not isinstance(exc, SAFE_EXCEPTION_MESSAGES):
+                hidden = MessageWithheld(_describe(exc))
+                record.exc_info = (MessageWithheld, hidden, exc.__traceback__)
+                record.exc_text = None  # a handler may have cached the original text
+        return True
+
+
+class MessageWithheld(Exception):  # noqa: N818  # read in tracebacks: "MessageWithheld: ..."
+    """Stands in for a logged exception whose message may quote user text."""
+
+
+def _is_ours(name: str) -> bool:
+    return name == OUR_LOGGERS or name.startswith(OUR_LOGGERS + ".")
+
+
+def _describe(exc: BaseException) -> str:
+    chain = [exc]
+    while (nxt := chain[-1].__cause__ or chain[-1].__context__) is not None and len(chain) < 5:
+        chain.append(nxt)
+    kinds = " <- ".join(f"{type(e).__module__}.{type(e).__qualname__}" for e in chain)
+    return f"{kinds} (message not logged: it may quote what the candidate said)"
+
+
+def _withheld(value: Any) -> Any:
+    if isinstance(value, BaseException) and not isinstance(value, SAFE_EXCEPTION_MESSAGES):
+        return f"{type(value).__name__} (message not logged)"
+    return value
+
+
+def log_level(name: str) -> int:
+    """The numeric level for a level name such as ``"DEBUG"`` (a `ConfigError` if unknown)."""
+    level = logging.getLevelNamesMapping().get(name.strip().upper())
+    if level is None:
+        raise ConfigError(
+            f"unknown log level {name!r}: use DEBUG, INFO, WARNING, ERROR or CRITICAL"
+        )
+    return level
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr: our loggers at ``level``, other libraries at INFO or above, all filtered.
+
+    Every record goes through `PrivacyFilter`. Like `logging.basicConfig`, this does nothing
+    when the root logger already has handlers (an embedding application, or pytest's capture).
+
+    Args:
+        level: A level name (``MOCKINT_LOG_LEVEL``), e.g. ``"DEBUG"``.
+    """
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    numeric = log_level(level)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(PrivacyFilter())
+    root.addHandler(handler)
+    root.setLevel(max(numeric, THIRD_PARTY_MIN_LEVEL))
+    logging.getLogger(OUR_LOGGERS).setLevel(numeric)
 
 
 # ---------------------------------------------------------------------------------------- models
@@ -799,7 +906,9 @@ def serve(
     app_ = create_app(settings)
     out.print(f"Open http://{host}:{port}/ in your browser (Ctrl-C to stop).")
     out.print("Self-practice coaching only: not a hiring assessment.")
-    uvicorn.run(app_, host=host, port=port, log_level=settings.log_level.lower())
+    # uvicorn logs through our handler (log_config=None), so its records are filtered too.
+    uvicorn_level = max(log_level(settings.log_level), THIRD_PARTY_MIN_LEVEL)
+    uvicorn.run(app_, host=host, port=port, log_level=uvicorn_level, log_config=None)
 
 
 @app.command()

@@ -130,7 +130,8 @@ class InterviewClient {
     const body = { role: v("role"), flow: v("flow") || null, seniority: v("seniority"), skills: v("skills"),
       name: v("name"), resume_text: v("resume"), jd_text: v("jd"), consent: document.getElementById("consent").checked,
       camera: document.getElementById("camera").checked, score_face: document.getElementById("score-face").checked,
-      stutter_aware: document.getElementById("stutter").checked, non_native_pace: document.getElementById("non-native").checked };
+      stutter_aware: document.getElementById("stutter").checked, non_native_pace: document.getElementById("non-native").checked,
+      record_audio: document.getElementById("record-audio").checked };
     const res = await fetch("/api/interviews", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     const data = await res.json();
     if (!res.ok) { this.el.error.textContent = data.detail || data.error || "Could not start the interview."; return; }
@@ -278,7 +279,7 @@ class InterviewClient {
 
   onEvent(ev) {
     switch (ev.type) {
-      case "hello": this.startClock(); this.speakerRate = ev.speaker_rate; if (ev.resumed) document.getElementById("notice").textContent = "Reconnected: continuing where you left off."; break;
+      case "hello": this.startClock(); this.speakerRate = ev.speaker_rate; document.getElementById("recording-note").hidden = !ev.recording; if (ev.resumed) document.getElementById("notice").textContent = "Reconnected: continuing where you left off."; break;
       case "agent_said": this.el.captions.textContent = ev.text; this.addLine("interviewer", ev.text); break;
       case "hearing": this.showHearing(ev.text, ev.final); break;
       case "user_said": this.showHearing(null); if (ev.text) this.addLine("you", ev.text); break;

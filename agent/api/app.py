@@ -44,6 +44,7 @@ from agent.store import repo
 from agent.voice.cloud_http import close_sessions
 from agent.voice.control import apply_control
 from agent.voice.local_io import PacedAudioOutput, QueueAudioInput
+from agent.voice.recording import MicRecorder, recording_note, start_recording
 from agent.voice.session import VoiceInterview, VoiceRuntime, build_voice_runtime
 from agent.voice.vision import VisionFactory
 from perception.vision import VisionPipeline
@@ -80,6 +81,9 @@ class StartRequest(BaseModel):
     """A wider speaking-pace band."""
     score_face: bool = True
     """With the camera on: include presence in scoring (off keeps it informational)."""
+    record_audio: bool = False
+    """Opt-in: keep a WAV of the candidate's microphone audio on this computer
+    (``recordings_dir/<id>*.wav``, see agent.voice.recording); off writes no audio at all."""
 
 
 class AnswerRequest(BaseModel):
@@ -354,6 +358,10 @@ def create_app(
         step = await state.runner.start(
             session_id=sid, flow=flow, profile=profile, delivery_prefs=prefs
         )
+        # Recording needs the local transport (a LiveKit room's audio goes to the worker).
+        record = req.record_audio and _transport(state) == "local"
+        if record:
+            await asyncio.to_thread(start_recording, state.settings.recordings_dir, sid)
         if req.camera:
             state.camera.add(sid)
         return {
@@ -361,6 +369,7 @@ def create_app(
             "flow": flow.id,
             "first_question": step.question,
             "camera": req.camera,
+            "record_audio": record,
             "transport": _transport(state),
         }
 
@@ -521,6 +530,8 @@ def _report(state: AppState, sid: str) -> dict[str, Any]:
         engine.dispose()
     if data is None:
         raise HTTPException(409, "the interview has not finished yet")
+    if (note := recording_note(state.settings.recordings_dir, sid)) is not None:
+        data = {**data, "recording": note}  # files on disk now, not part of the scored report
     return data
 
 
@@ -544,6 +555,8 @@ def _history(state: AppState, limit: int) -> dict[str, Any]:
 async def _run_live(state: AppState, ws: WebSocket, sid: str) -> None:
     """Carry one connection's audio and events until it closes or the interview ends."""
     mic = QueueAudioInput(sample_rate=MIC_RATE)
+    # None unless the candidate switched recording on: then the microphone is also teed to a WAV.
+    recorder = await asyncio.to_thread(MicRecorder.resume, state.settings.recordings_dir, sid)
     send_lock = asyncio.Lock()
     closed = asyncio.Event()
 
@@ -573,6 +586,8 @@ async def _run_live(state: AppState, ws: WebSocket, sid: str) -> None:
         task.add_done_callback(tasks.discard)
 
     def finished(_: Step) -> None:
+        if recorder is not None:
+            recorder.stop()  # the interview is over: nothing after it is recorded
         emit({"type": "report_ready", "url": f"/interviews/{sid}/report"})
 
     voice = VoiceInterview(
@@ -595,6 +610,7 @@ async def _run_live(state: AppState, ws: WebSocket, sid: str) -> None:
             "mic_rate": MIC_RATE,
             "speaker_rate": SPEAKER_RATE,
             "resumed": sid in state.seen,
+            "recording": recorder is not None,
         }
     )
     state.seen.add(sid)
@@ -609,6 +625,8 @@ async def _run_live(state: AppState, ws: WebSocket, sid: str) -> None:
                     await send_json({"type": "error", "message": "audio chunk too large"})
                     continue
                 mic.push_pcm(data)
+                if recorder is not None:
+                    recorder.write(data)
             elif (text := msg.get("text")) is not None:
                 if (reply := await apply_control(voice, text)) is not None:
                     await send_json(reply)
@@ -618,6 +636,8 @@ async def _run_live(state: AppState, ws: WebSocket, sid: str) -> None:
         closed.set()
         state.live.pop(sid, None)
         mic.close()
+        if recorder is not None:
+            await recorder.aclose()
         await voice.aclose()
         for t in list(tasks):
             t.cancel()
