@@ -2,16 +2,23 @@
 
 Owns reading an uploaded file's bytes into text for the planner, with limits and clear errors:
 files over `MAX_UPLOAD_BYTES`, unknown or mismatched formats (judged by content, not by the
-name), encrypted or broken PDFs, DOCX files that are not Word documents (or zip bombs), and
-files with no readable text all raise `DocumentError` with a message a candidate can act on.
-Nothing is written to disk; the text is returned and the bytes are dropped.
+name), encrypted or broken PDFs, PDFs too complex to read in reasonable time, DOCX files that are
+not Word documents (or zip bombs), and files with no readable text all raise `DocumentError` with
+a message a candidate can act on; no other exception leaves `document_text`, whatever the bytes.
+Nothing is written to disk or logged; the text is returned and the bytes are dropped.
 """
 
 from __future__ import annotations
 
 import io
+import logging
+import lzma
 import re
+import struct
+import time
 import zipfile
+import zlib
+from typing import Any
 from xml.etree import ElementTree
 
 from agent.errors import InterviewerError
@@ -21,8 +28,39 @@ MAX_UPLOAD_BYTES = 2_000_000
 MAX_TEXT_CHARS = 20_000
 """Longest text kept from a document (the planner reads skills and projects, not novels)."""
 MAX_PDF_PAGES = 30
-MAX_DOCX_XML_BYTES = 20_000_000
-"""Largest uncompressed document.xml accepted from a DOCX (guards against zip bombs)."""
+MAX_PDF_OPERATIONS = 50_000
+"""Drawing operations read from a PDF at most (a dense two-page résumé has a few thousand): a
+small crafted file can otherwise keep the text extractor busy for minutes."""
+MAX_PDF_SECONDS = 10.0
+"""Longest a PDF is read for (a résumé takes well under a second); the safety net for files
+whose cost does not show in the operation count."""
+MAX_DOCX_XML_BYTES = 5_000_000
+"""Largest uncompressed document.xml accepted from a DOCX (guards against zip bombs; a résumé's
+is a few hundred KB, and 20 MB of XML took seconds and hundreds of MB to parse)."""
+
+_PDF_LIMITS: dict[str, Any] = {
+    "zlib_maximum_output_length": 10_000_000,
+    "maximum_declared_stream_length": 10_000_000,
+    "stream_decoding_work_maximum_length": 50_000_000,
+    "stream_parsing_work_maximum_count": 100_000,
+    "page_tree_maximum_entries": 10_000,
+    "page_tree_maximum_depth": 32,
+    "xform_maximum_invocations_per_extraction": 100,
+    "jbig2dec_binary": None,
+}
+"""pypdf limits for résumés, far below its defaults (which suit archives of big reports)."""
+
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,  # compression methods or zip versions the standard library lacks
+    ValueError,  # negative seeks from corrupt offsets
+    OSError,
+    EOFError,
+    zlib.error,
+    lzma.LZMAError,
+    struct.error,
+)
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
@@ -64,20 +102,54 @@ def _txt(data: bytes, filename: str) -> str:
     return text
 
 
-def _pdf(data: bytes, filename: str) -> str:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+class _TooComplex(Exception):
+    """The PDF needs more than `MAX_PDF_OPERATIONS` operations or `MAX_PDF_SECONDS`."""
 
+
+class _ReadBudget:
+    """Called by pypdf before every drawing operation; stops it when the budget is spent."""
+
+    def __init__(self, operations: int, seconds: float) -> None:
+        self.left = operations
+        self.deadline = time.monotonic() + seconds
+
+    def __call__(self, *_: Any) -> None:
+        self.left -= 1
+        if self.left < 0 or time.monotonic() > self.deadline:
+            raise _TooComplex
+
+
+def _pdf(data: bytes, filename: str) -> str:
+    from pypdf import PdfReader, apply_configuration
+    from pypdf.errors import LimitReachedError
+
+    # pypdf's warnings about malformed files quote the file's bytes: never log the résumé.
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
+    budget = _ReadBudget(MAX_PDF_OPERATIONS, MAX_PDF_SECONDS)
+    texts: list[str] = []
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise DocumentError(f"{filename}: the PDF is password-protected; upload an open copy")
-        pages = reader.pages[:MAX_PDF_PAGES]
-        return "\n\n".join((page.extract_text() or "") for page in pages)
+        with apply_configuration(**_PDF_LIMITS):
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted:
+                raise DocumentError(
+                    f"{filename}: the PDF is password-protected; upload an open copy"
+                )
+            for page in reader.pages[:MAX_PDF_PAGES]:
+                texts.append(page.extract_text(visitor_operand_before=budget) or "")
+                if sum(map(len, texts)) >= MAX_TEXT_CHARS:
+                    break
     except DocumentError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, RecursionError) as e:
+    except (_TooComplex, LimitReachedError):
+        if not "".join(texts).split():
+            raise DocumentError(
+                f"{filename}: the PDF is too complex to read; paste its text instead"
+            ) from None
+    except Exception as e:
+        # pypdf raises many kinds on broken files (LimitReachedError, IndexError, AttributeError,
+        # RecursionError…); every one of them means the file cannot be read.
         raise DocumentError(f"{filename}: the PDF could not be read ({type(e).__name__})") from None
+    return "\n\n".join(texts)
 
 
 def _docx(data: bytes, filename: str) -> str:
@@ -91,12 +163,16 @@ def _docx(data: bytes, filename: str) -> str:
                 ) from None
             if info.file_size > MAX_DOCX_XML_BYTES:
                 raise DocumentError(f"{filename}: the document is too large to read")
+            if info.flag_bits & 0x1:
+                raise DocumentError(
+                    f"{filename}: the document is password-protected; upload an open copy"
+                )
             xml = z.read(info)
-    except zipfile.BadZipFile:
+    except _ZIP_ERRORS:
         raise DocumentError(f"{filename}: the DOCX file is damaged") from None
     try:
         root = ElementTree.fromstring(xml)
-    except ElementTree.ParseError:
+    except (ElementTree.ParseError, LookupError, ValueError):  # LookupError: unknown encoding
         raise DocumentError(f"{filename}: the DOCX file is damaged") from None
     paragraphs = []
     for p in root.iter(f"{_W}p"):

@@ -26,6 +26,7 @@ from livekit import rtc
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session
 
+from agent.api.chat_routes import json_body, raw_body
 from agent.api.chat_routes import router as chat_router
 from agent.brain.types import CandidateProfile
 from agent.coach.library import FlowLibrary, check_flow_text, preview
@@ -93,6 +94,10 @@ class AnswerRequest(BaseModel):
     turn: int | None = Field(default=None, ge=0)
     """The question being answered (from the last step). A retried request whose answer was
     already recorded names an earlier turn and is refused, so it never answers the next one."""
+
+
+_FLOW_BODY = raw_body("text/plain", "The flow's YAML (UTF-8, at most 512 KB).")
+"""OpenAPI body of the routes that take a coach flow's YAML."""
 
 
 def _step_json(step: Step) -> dict[str, Any]:
@@ -242,7 +247,7 @@ def create_app(
         except FlowError as e:
             raise HTTPException(404, str(e)) from None
 
-    @app.post("/api/flows/check")
+    @app.post("/api/flows/check", openapi_extra=_FLOW_BODY)
     async def flow_check(request: Request) -> dict[str, Any]:
         checked = await asyncio.to_thread(check_flow_text, await _flow_body(request))
         return {
@@ -251,7 +256,7 @@ def create_app(
             "preview": preview(checked.flow) if checked.flow is not None else None,
         }
 
-    @app.put("/api/flows")
+    @app.put("/api/flows", openapi_extra=_FLOW_BODY)
     async def flow_save(request: Request) -> dict[str, Any]:
         text = await _flow_body(request)
         try:
@@ -260,7 +265,7 @@ def create_app(
             raise HTTPException(422, str(e)) from None
         return {"id": flow.id, "title": flow.title, "share_url": f"/?flow={flow.id}"}
 
-    @app.post("/api/flows/dry-run")
+    @app.post("/api/flows/dry-run", openapi_extra=_FLOW_BODY)
     async def flow_dry_run(request: Request) -> dict[str, Any]:
         """The persona battery on an edited flow (the same code as `interviewer eval personas`)."""
         checked = await asyncio.to_thread(check_flow_text, await _flow_body(request))
@@ -288,7 +293,10 @@ def create_app(
             ],
         }
 
-    @app.post("/api/documents")
+    @app.post(
+        "/api/documents",
+        openapi_extra=raw_body("application/octet-stream", "A TXT, PDF or DOCX file."),
+    )
     async def upload_document(request: Request, name: str = "upload") -> dict[str, Any]:
         """A résumé or job description (TXT, PDF, DOCX) sent as the raw body → its text.
 
@@ -316,7 +324,7 @@ def create_app(
             raise HTTPException(422, str(e)) from None
         return {"name": name, "text": text, "words": len(text.split())}
 
-    @app.post("/api/interviews")
+    @app.post("/api/interviews", openapi_extra=json_body(StartRequest))
     async def start(request: Request) -> dict[str, Any]:
         state = st(request)
         body = await request.body()
@@ -387,7 +395,7 @@ def create_app(
             "transport": _transport(st(request)),
         }
 
-    @app.post("/api/interviews/{sid}/answers")
+    @app.post("/api/interviews/{sid}/answers", openapi_extra=json_body(AnswerRequest))
     async def answer(sid: str, request: Request) -> dict[str, Any]:
         """Answer the pending question in writing (a text interview, or no microphone)."""
         state = st(request)

@@ -20,6 +20,7 @@ import numpy as np
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from livekit import rtc
+from livekit.agents import APIError
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session
 
@@ -36,6 +37,7 @@ router = APIRouter()
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
 
 MAX_SPEAK_CHARS = 3000
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 MAX_CLIP_SECONDS = 120
 
 
@@ -58,6 +60,30 @@ class DrillRequest(BaseModel):
     flow_id: str = Field(min_length=1, max_length=64)
     question_id: str = Field(min_length=1, max_length=64)
     consent: bool = False
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` for a route that parses ``model`` from its raw body itself.
+
+    Such routes read the body directly (to cap its size first), so FastAPI cannot see what they
+    take; this puts it in the OpenAPI spec for clients and for the schemathesis fuzz tests.
+    """
+    schema = model.model_json_schema()
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def raw_body(media_type: str, description: str) -> dict[str, Any]:
+    """``openapi_extra`` for a route whose raw body is text or a file (see `json_body`)."""
+    schema: dict[str, Any] = {"type": "string"}
+    if not media_type.startswith("text/"):
+        schema["format"] = "binary"
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {media_type: {"schema": schema}},
+        }
+    }
 
 
 def _state(request: Request) -> Any:
@@ -109,7 +135,7 @@ async def chat_page(request: Request) -> FileResponse:
     return FileResponse(WEB_CLIENT / "chat.html")
 
 
-@router.post("/api/chat")
+@router.post("/api/chat", openapi_extra=json_body(ChatRequest))
 async def chat(request: Request) -> dict[str, Any]:
     """Answer a typed question (stored with the candidate's data)."""
     req = _parse(ChatRequest, await _body(request))
@@ -145,7 +171,10 @@ def _decode(clip: bytes) -> np.ndarray:
     return np.asarray(audio, np.float32)
 
 
-@router.post("/api/chat/voice")
+@router.post(
+    "/api/chat/voice",
+    openapi_extra=raw_body("application/octet-stream", "One recorded clip (webm, ogg, wav…)."),
+)
 async def chat_voice(request: Request, conversation_id: str | None = None) -> dict[str, Any]:
     """Answer a spoken question (one recorded clip, transcribed in memory)."""
     if conversation_id is not None and not re.fullmatch(r"[a-f0-9]{1,32}", conversation_id):
@@ -156,7 +185,13 @@ async def chat_voice(request: Request, conversation_id: str | None = None) -> di
     audio = await asyncio.to_thread(_decode, clip)
     pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
     frame = rtc.AudioFrame(pcm.tobytes(), 16000, 1, len(pcm))
-    event = await _state(request).voice.stt.recognize(buffer=frame)
+    stt = _state(request).voice.stt
+    if stt is None:
+        raise HTTPException(503, "speech recognition is not available here; type your question")
+    try:
+        event = await stt.recognize(buffer=frame)
+    except APIError:
+        raise HTTPException(503, "speech recognition failed; please try again or type") from None
     heard = event.alternatives[0].text.strip() if event.alternatives else ""
     if not heard:
         raise HTTPException(422, "I couldn't hear a question in that recording; please try again")
@@ -164,12 +199,22 @@ async def chat_voice(request: Request, conversation_id: str | None = None) -> di
     return {"conversation_id": cid, "heard": heard, "reply": reply.model_dump()}
 
 
-@router.post("/api/chat/speak")
+@router.post("/api/chat/speak", openapi_extra=json_body(SpeakRequest))
 async def speak(request: Request) -> Response:
     """Read a reply aloud with the interviewer's voice (WAV)."""
     req = _parse(SpeakRequest, await _body(request))
     tts = _state(request).voice.tts
-    frame = await tts.synthesize(req.text).collect()
+    if tts is None:
+        raise HTTPException(503, "reading aloud is not available here")
+    text = _CONTROL_CHARS.sub(" ", req.text).strip()  # a NUL made the voice fail outright
+    if not text:
+        raise HTTPException(422, "text: there is nothing to read aloud")
+    try:
+        frame = await tts.synthesize(text).collect()
+    except APIError:
+        raise HTTPException(503, "the voice could not read this aloud; please try again") from None
+    except ValueError:  # no audio at all ("buffer is empty"): only symbols the voice skips
+        raise HTTPException(422, "text: there is nothing to read aloud") from None
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(frame.num_channels)
@@ -179,7 +224,7 @@ async def speak(request: Request) -> Response:
     return Response(buf.getvalue(), media_type="audio/wav")
 
 
-@router.post("/api/drills")
+@router.post("/api/drills", openapi_extra=json_body(DrillRequest))
 async def start_drill(request: Request) -> dict[str, Any]:
     """Start a one-question practice of a past question."""
     req = _parse(DrillRequest, await _body(request))

@@ -19,6 +19,8 @@ from agent.coach.schema import Flow, is_slug
 from agent.errors import FlowError
 
 _ISSUE = re.compile(r"^(?P<src>[^:]*):(?P<line>\d+): (?P<msg>.*)$", re.DOTALL)
+_SAVE_ISSUES = 10
+"""Problems named in a refused save's message (the editor's check lists them all)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +33,7 @@ class Checked:
 
 def check_flow_text(text: str) -> Checked:
     """Validate flow YAML from the editor into a flow or line-numbered issues."""
-    if len(text.encode("utf-8")) > MAX_FLOW_BYTES:
+    if len(text.encode("utf-8", errors="replace")) > MAX_FLOW_BYTES:
         return Checked(None, ({"line": 1, "message": "the flow is larger than 512 KB"},))
     try:
         return Checked(parse_flow_text(text, source="flow"), ())
@@ -128,7 +130,9 @@ class FlowLibrary:
         """
         checked = check_flow_text(text)
         if checked.flow is None:
-            lines = [f"line {i['line']}: {i['message']}" for i in checked.issues]
+            lines = [f"line {i['line']}: {i['message']}" for i in checked.issues[:_SAVE_ISSUES]]
+            if len(checked.issues) > _SAVE_ISSUES:
+                lines.append(f"and {len(checked.issues) - _SAVE_ISSUES} more")
             raise FlowError("the flow has errors: " + "; ".join(lines))
         flow = checked.flow
         if flow.id in shipped_flows():

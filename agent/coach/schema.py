@@ -7,6 +7,7 @@ instead of silently ignored. The loader (`agent.coach.loader`) turns validation 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
@@ -117,16 +118,19 @@ class Budget(_Strict):
 class ScoringWeights(_Strict):
     """Relative weights of the content sub-scores (normalised when used)."""
 
-    coverage: float = Field(default=0.4, ge=0)
-    relevance: float = Field(default=0.15, ge=0)
-    structure: float = Field(default=0.2, ge=0)
-    specificity: float = Field(default=0.15, ge=0)
-    depth: float = Field(default=0.1, ge=0)
+    coverage: float = Field(default=0.4, ge=0, allow_inf_nan=False)
+    relevance: float = Field(default=0.15, ge=0, allow_inf_nan=False)
+    structure: float = Field(default=0.2, ge=0, allow_inf_nan=False)
+    specificity: float = Field(default=0.15, ge=0, allow_inf_nan=False)
+    depth: float = Field(default=0.1, ge=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _not_all_zero(self) -> ScoringWeights:
-        if (self.coverage + self.relevance + self.structure + self.specificity + self.depth) <= 0:
+        total = self.coverage + self.relevance + self.structure + self.specificity + self.depth
+        if total <= 0:
             raise ValueError("at least one scoring weight must be positive")
+        if not math.isfinite(total):
+            raise ValueError("the scoring weights are too large; only their ratios matter")
         return self
 
 
