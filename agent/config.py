@@ -119,6 +119,53 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
     max_upload_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    max_voice_sessions: int = Field(
+        default_factory=lambda: max(1, int(VOICE_SESSIONS_PER_CORE * _cpu_cores())), ge=1
+    )
+    """Live spoken interviews at once (camera ones included); beyond it a new interview is
+    refused with a clear message. Default: ``VOICE_SESSIONS_PER_CORE`` per CPU core."""
+    max_camera_sessions: int = Field(
+        default_factory=lambda: max(1, int(CAMERA_SESSIONS_PER_CORE * _cpu_cores())), ge=1
+    )
+    """Live interviews with camera analysis at once. Default: ``CAMERA_SESSIONS_PER_CORE`` per
+    CPU core."""
+    reconnect_grace_s: float = Field(default=120.0, ge=0, le=3600)
+    """A disconnected interview keeps its place this long, so a dropped page gets back in."""
+
+
+VOICE_SESSIONS_PER_CORE = 4.0
+"""Live voice sessions per CPU core that keep response latency near a single session's
+(measured with benchmarks/load.py on the 2-core development machine)."""
+CAMERA_SESSIONS_PER_CORE = 1.5
+"""Live interviews with camera analysis per CPU core (same benchmark)."""
+
+
+def _cpu_cores() -> int:
+    """CPU cores this process may use (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class AuthSettings(BaseModel):
+    """Who may use the app.
+
+    "local": one person on their own computer, no sign-in (default). "accounts": several people
+    sign in, with candidate / coach / admin roles.
+    """
+
+    mode: Literal["local", "accounts"] = "local"
+    allow_signup: bool = True
+    """In accounts mode, anyone reaching the app may create a candidate or coach account
+    (admins are made with `interviewer accounts create --role admin`)."""
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    """How long a sign-in lasts."""
+    cookie_secure: bool | None = None
+    """Mark cookies Secure; unset: when the request came over HTTPS. Set true behind a TLS proxy."""
+    login_attempts: int = Field(default=5, ge=1, le=100)
+    """Failed sign-ins per account (and 4x that per network address) per window."""
+    login_window_s: float = Field(default=900.0, ge=1, le=86_400)
 
 
 class GeminiSettings(BaseModel):
@@ -180,6 +227,10 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
     gemini: GeminiSettings = Field(default_factory=GeminiSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    retention_days: int = Field(default=30, ge=0, le=3650)
+    """Interviews, reports, recordings and chats older than this are deleted automatically
+    (checked at start and hourly); 0 keeps them until the candidate deletes them."""
 
     @model_validator(mode="after")
     def _standard_env_names(self) -> Settings:

@@ -230,6 +230,7 @@ class InterviewRunner:
         flow: Flow,
         profile: CandidateProfile,
         delivery_prefs: dict[str, Any] | None = None,
+        candidate_id: str | None = None,
     ) -> Step:
         """Start a new interview and return its first question.
 
@@ -239,6 +240,8 @@ class InterviewRunner:
             profile: Role, seniority, skills, résumé and job description.
             delivery_prefs: The candidate's fairness switches for delivery scoring
                 (``scoring.delivery.DeliveryPrefs`` fields).
+            candidate_id: Whose interview this is (a signed-in account's candidate); by default
+                the local candidate named in the profile.
         """
         began = False
 
@@ -252,7 +255,7 @@ class InterviewRunner:
                 )
             began = True
             if self._engine is not None:
-                await asyncio.to_thread(self._create_row, session_id, flow, profile)
+                await asyncio.to_thread(self._create_row, session_id, flow, profile, candidate_id)
             state: InterviewState = {
                 "session_id": session_id,
                 "profile": profile.model_dump(mode="json"),
@@ -264,14 +267,16 @@ class InterviewRunner:
 
         return await self._retrying(attempt)
 
-    def _create_row(self, session_id: str, flow: Flow, profile: CandidateProfile) -> None:
+    def _create_row(
+        self, session_id: str, flow: Flow, profile: CandidateProfile, candidate_id: str | None
+    ) -> None:
         assert self._engine is not None
         with Session(self._engine) as db:
-            cand = repo.get_or_create_candidate(session=db, name=profile.name)
+            owner = candidate_id or repo.get_or_create_candidate(session=db, name=profile.name).id
             repo.create_session(
                 session=db,
                 session_id=session_id,
-                candidate_id=cand.id,
+                candidate_id=owner,
                 flow_id=flow.id,
                 role=profile.role,
                 seniority=profile.seniority,
