@@ -155,20 +155,43 @@ async def conversation(conversation_id: str, request: Request) -> dict[str, Any]
 
 
 def _decode(clip: bytes) -> np.ndarray:
-    """Any recorded clip (webm/opus, ogg, wav, mp4…) to mono float32 at 16 kHz, in memory."""
-    from faster_whisper.audio import decode_audio  # type: ignore[import-untyped]  # no type hints
+    """Any recorded clip (webm/opus, ogg, wav, mp4…) to mono float32 at 16 kHz, in memory.
 
+    Decoding stops as soon as the clip is longer than `MAX_CLIP_SECONDS`: 2 MB of FLAC silence
+    is three hours of audio, which decoding whole would take seconds and gigabytes.
+    """
+    import av
+
+    limit = (MAX_CLIP_SECONDS + 1) * 16000
+    parts: list[np.ndarray] = []
+    size = 0
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=16000)
     try:
-        audio = decode_audio(io.BytesIO(clip), sampling_rate=16000)
+        with av.open(io.BytesIO(clip), mode="r", metadata_errors="ignore") as container:
+            frames = iter(container.decode(audio=0))
+            while size <= limit:
+                try:
+                    frame = next(frames)
+                except StopIteration:
+                    frame = None
+                except av.InvalidDataError:  # a damaged packet: skip it, as Whisper's decoder does
+                    continue
+                if frame is not None:
+                    frame.pts = None
+                for out in resampler.resample(frame):
+                    parts.append(out.to_ndarray().reshape(-1))
+                    size += len(parts[-1])
+                if frame is None:
+                    break
     except Exception:
         if len(clip) < 2000:
             raise HTTPException(422, "the recording is too short; please try again") from None
         raise HTTPException(422, "could not read that recording; please try again") from None
-    if len(audio) < 8000:
+    if size < 8000:
         raise HTTPException(422, "the recording is too short; hold the button while you speak")
-    if len(audio) > MAX_CLIP_SECONDS * 16000:
+    if size > MAX_CLIP_SECONDS * 16000:
         raise HTTPException(413, f"please keep spoken questions under {MAX_CLIP_SECONDS} seconds")
-    return np.asarray(audio, np.float32)
+    return np.concatenate(parts).astype(np.float32) / 32768.0
 
 
 @router.post(

@@ -685,6 +685,44 @@ def test_random_chat_voice_clips_get_422(client: TestClient, clip: bytes) -> Non
     assert_clear_client_error(r, 422)
 
 
+def flac_bomb(max_bytes: int = 1_900_000) -> bytes:
+    """FLAC silence with its frames repeated: under 2 MB, about three hours of audio."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="flac") as container:
+        stream = container.add_stream("flac", rate=16000, layout="mono")
+        for i in range(40):
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, 4096), np.int16), format="s16", layout="mono"
+            )
+            frame.sample_rate, frame.pts = 16000, i * 4096
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    data = out.getvalue()
+    first = data.find(b"\xff\xf8", 42)  # the first frame's sync code, after the metadata
+    head, frames = data[:first], data[first:]
+    return head + frames * ((max_bytes - len(head)) // len(frames))
+
+
+def test_a_spoken_clip_that_decodes_to_hours_is_refused_without_decoding_it(
+    client: TestClient,
+) -> None:
+    import tracemalloc
+
+    bomb = flac_bomb()
+    tracemalloc.start()
+    try:
+        r = client.post("/api/chat/voice", content=bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert_clear_client_error(r, 413)
+    assert peak < 64_000_000, peak  # decoding it all took ~1 GB (int16, then float32)
+
+
 def test_chat_voice_and_read_aloud_without_a_voice_say_so(client: TestClient) -> None:
     # the HTTP-only app has no speech models: a clear 503, never an AttributeError as a 500
     assert_clear_client_error(client.post("/api/chat/voice", content=wav(0.2)), 422)

@@ -102,3 +102,39 @@ def test_no_operation_in_the_openapi_spec_answers_with_a_server_error(
                 )
     assert operations >= 30, operations
     assert not failures, "\n\n".join(failures)
+
+
+def test_the_spec_is_served_with_sign_in_on_and_declares_every_raw_body(
+    settings: Any, brain: Any
+) -> None:
+    from agent.api.app import create_app
+    from agent.config import AuthSettings
+    from agent.interview import open_runner
+    from agent.voice.session import VoiceRuntime
+
+    accounts = settings.model_copy(update={"auth": AuthSettings(mode="accounts")})
+    no_voice = VoiceRuntime(stt=None, tts=None, vad=None, turn_detector=None)  # type: ignore[arg-type]  # HTTP only
+    app = create_app(
+        accounts, runtime=no_voice, runner_factory=lambda: open_runner(accounts, brain=brain)
+    )
+    with TestClient(app) as client:
+        assert client.get("/api/flows").status_code == 401  # signed out: refused...
+        spec = client.get("/openapi.json")  # ...but the spec is public
+    assert spec.status_code == 200
+    paths = spec.json()["paths"]
+    bodies = {
+        ("post", "/api/interviews"): "application/json",
+        ("post", "/api/interviews/{sid}/answers"): "application/json",
+        ("post", "/api/flows/check"): "text/plain",
+        ("put", "/api/flows"): "text/plain",
+        ("post", "/api/flows/dry-run"): "text/plain",
+        ("post", "/api/documents"): "application/octet-stream",
+        ("post", "/api/chat"): "application/json",
+        ("post", "/api/chat/voice"): "application/octet-stream",
+        ("post", "/api/chat/speak"): "application/json",
+        ("post", "/api/drills"): "application/json",
+    }
+    for (method, path), media in bodies.items():
+        assert media in paths[path][method]["requestBody"]["content"], (method, path)
+    start = paths["/api/interviews"]["post"]["requestBody"]["content"]["application/json"]
+    assert "consent" in start["schema"]["properties"]
