@@ -235,7 +235,9 @@ class InterviewClient {
     this.ws.onmessage = (e) => (typeof e.data === "string" ? this.onEvent(JSON.parse(e.data)) : this.play(e.data));
     this.ws.onclose = (ev) => {
       if (this.finished) return;
-      if (ev.code === 4409 || ev.code === 4404) { this.stopCamera(); return; } // the error message says why
+      // 4409 open elsewhere, 4404 unknown, 1013 server at capacity: the error event says why;
+      // reconnecting would only hide that message.
+      if (ev.code === 4409 || ev.code === 4404 || ev.code === 1013) { this.stopCamera(); return; }
       this.el.status.textContent = "Connection lost. Reconnecting… your interview is paused.";
       this.retries = (this.retries || 0) + 1;
       setTimeout(() => this.openSocket(), Math.min(5000, 500 * this.retries));

@@ -26,6 +26,9 @@ from livekit import rtc
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session
 
+from agent.accounts.service import Accounts
+from agent.api import auth
+from agent.api.admission import Admission
 from agent.api.chat_routes import json_body, raw_body
 from agent.api.chat_routes import router as chat_router
 from agent.brain.types import CandidateProfile
@@ -42,6 +45,7 @@ from agent.errors import (
 from agent.interview import InterviewRunner, Step, open_runner
 from agent.report.html import render_html
 from agent.store import repo
+from agent.store.db import init_db, make_engine
 from agent.voice.cloud_http import close_sessions
 from agent.voice.control import apply_control
 from agent.voice.local_io import PacedAudioOutput, QueueAudioInput
@@ -136,6 +140,14 @@ class AppState:
         self.flows = FlowLibrary(settings.data_dir / "flows")
         self._vision = VisionFactory(settings)
         self._locks: dict[str, asyncio.Lock] = {}
+        self.admission = Admission.from_settings(settings.server)
+        """Capacity for live voice and camera sessions (see agent.api.admission)."""
+        self.engine = make_engine(settings.database_url)
+        init_db(self.engine)
+        self.accounts = (
+            Accounts(self.engine, settings.auth) if settings.auth.mode == "accounts" else None
+        )
+        """Sign-in and sharing (None in single-user mode)."""
 
     def lock(self, sid: str) -> asyncio.Lock:
         """One answer at a time per interview (typed answers from several tabs or retries)."""
@@ -163,13 +175,19 @@ def create_app(
         )
         factory = runner_factory or (lambda: open_runner(settings))
         async with factory() as runner:
-            app.state.mi = AppState(settings, runner, voice)
+            state = await asyncio.to_thread(AppState, settings, runner, voice)
+            app.state.mi = state
+            housekeeping = asyncio.create_task(_housekeeping(state))
             yield
-            for live in list(app.state.mi.live.values()):
+            housekeeping.cancel()
+            for live in list(state.live.values()):
                 await live.voice.aclose()
             await close_sessions()
+            state.engine.dispose()
 
     app = FastAPI(title="Mock interviewer", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.middleware("http")(auth.gate)
+    app.include_router(auth.router)
     app.include_router(chat_router)
 
     def st(request: Request | WebSocket) -> AppState:
@@ -242,6 +260,7 @@ def create_app(
 
     @app.get("/api/flows/{flow_id}/yaml")
     async def flow_yaml(flow_id: str, request: Request) -> dict[str, str]:
+        auth.require_flow_author(auth.principal(request))
         try:
             return {"id": flow_id, "yaml": st(request).flows.text(flow_id)}
         except FlowError as e:
@@ -249,6 +268,7 @@ def create_app(
 
     @app.post("/api/flows/check", openapi_extra=_FLOW_BODY)
     async def flow_check(request: Request) -> dict[str, Any]:
+        auth.require_flow_author(auth.principal(request))
         checked = await asyncio.to_thread(check_flow_text, await _flow_body(request))
         return {
             "ok": checked.flow is not None,
@@ -258,6 +278,7 @@ def create_app(
 
     @app.put("/api/flows", openapi_extra=_FLOW_BODY)
     async def flow_save(request: Request) -> dict[str, Any]:
+        auth.require_flow_author(auth.principal(request))
         text = await _flow_body(request)
         try:
             flow = await asyncio.to_thread(st(request).flows.save, text)
@@ -268,6 +289,7 @@ def create_app(
     @app.post("/api/flows/dry-run", openapi_extra=_FLOW_BODY)
     async def flow_dry_run(request: Request) -> dict[str, Any]:
         """The persona battery on an edited flow (the same code as `interviewer eval personas`)."""
+        auth.require_flow_author(auth.principal(request))
         checked = await asyncio.to_thread(check_flow_text, await _flow_body(request))
         if checked.flow is None:
             raise HTTPException(422, "fix the flow's errors before a dry run")
@@ -357,6 +379,8 @@ def create_app(
             raise HTTPException(
                 422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
             ) from None
+        if (refusal := state.admission.check_start(camera=req.camera)) is not None:
+            raise HTTPException(503, refusal.message, headers={"retry-after": "120"})
         sid = uuid.uuid4().hex[:12]
         prefs = {
             "stutter_aware": req.stutter_aware,
@@ -364,7 +388,11 @@ def create_app(
             "score_face": req.score_face and req.camera,
         }
         step = await state.runner.start(
-            session_id=sid, flow=flow, profile=profile, delivery_prefs=prefs
+            session_id=sid,
+            flow=flow,
+            profile=profile,
+            delivery_prefs=prefs,
+            candidate_id=auth.principal(request).candidate_id,
         )
         # Recording needs the local transport (a LiveKit room's audio goes to the worker).
         record = req.record_audio and _transport(state) == "local"
@@ -372,6 +400,7 @@ def create_app(
             await asyncio.to_thread(start_recording, state.settings.recordings_dir, sid)
         if req.camera:
             state.camera.add(sid)
+        state.admission.reserve(sid, camera=req.camera)
         return {
             "session_id": sid,
             "flow": flow.id,
@@ -383,6 +412,7 @@ def create_app(
 
     @app.get("/api/interviews/{sid}")
     async def status(sid: str, request: Request) -> dict[str, Any]:
+        await auth.require_owner(request, auth.principal(request), sid)
         step = await st(request).runner.current(sid)
         return {
             "session_id": sid,
@@ -409,6 +439,7 @@ def create_app(
             raise HTTPException(
                 422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
             ) from None
+        await auth.require_owner(request, auth.principal(request), sid)
         if sid in state.live:
             raise HTTPException(409, "this interview is open by voice; answer there")
         async with state.lock(sid):
@@ -431,6 +462,7 @@ def create_app(
         state = st(request)
         if not state.settings.livekit.configured:
             raise HTTPException(404, "LiveKit is not configured; use the local transport")
+        await auth.require_owner(request, auth.principal(request), sid)
         await state.runner.current(sid)
         token = candidate_token(
             state.settings.livekit,
@@ -442,13 +474,17 @@ def create_app(
 
     @app.get("/api/interviews/{sid}/report")
     async def report_json(sid: str, request: Request) -> dict[str, Any]:
-        return _report(st(request), sid)
+        await auth.require_reader(request, auth.principal(request), sid)
+        return await asyncio.to_thread(_report, st(request), sid)
 
     @app.get("/interviews/{sid}/report", response_class=HTMLResponse)
     async def report_html(sid: str, request: Request) -> HTMLResponse:
         state = st(request)
-        report = _report(state, sid)
-        series = (await asyncio.to_thread(_history, state, 50))["metrics"].get("overall", [])
+        owner = await auth.require_reader(request, auth.principal(request), sid)
+        report = await asyncio.to_thread(_report, state, sid)
+        scope = None if auth.principal(request).local else owner
+        summary = await asyncio.to_thread(_history, state, 50, scope)
+        series = summary["metrics"].get("overall", [])
         upto = next((i for i, p in enumerate(series) if p["session_id"] == sid), None)
         trend = series[: upto + 1][-12:] if upto is not None else []
         return HTMLResponse(render_html(report, trend=trend))
@@ -459,12 +495,16 @@ def create_app(
 
     @app.get("/api/history")
     async def history(request: Request, limit: int = 100) -> dict[str, Any]:
-        return await asyncio.to_thread(_history, st(request), max(1, min(limit, 500)))
+        who = auth.principal(request)
+        return await asyncio.to_thread(
+            _history, st(request), max(1, min(limit, 500)), who.candidate_id
+        )
 
     @app.get("/interviews/{sid}/report.json")
     async def report_download(sid: str, request: Request) -> JSONResponse:
+        await auth.require_reader(request, auth.principal(request), sid)
         return JSONResponse(
-            _report(st(request), sid),
+            await asyncio.to_thread(_report, st(request), sid),
             headers={"content-disposition": f'attachment; filename="report-{sid}.json"'},
         )
 
@@ -473,6 +513,12 @@ def create_app(
         state = st(ws)
         await ws.accept()
         try:
+            who = await auth.ws_principal(ws)
+            if who is None:
+                await ws.send_json({"type": "error", "message": "please sign in again"})
+                await ws.close(code=4401)
+                return
+            await auth.require_owner(ws, who, sid)
             step = await state.runner.current(sid)
         except SessionNotFoundError:
             await ws.send_json({"type": "error", "message": f"no interview '{sid}'"})
@@ -488,13 +534,30 @@ def create_app(
             )
             await ws.close(code=4409)
             return
-        await _run_live(state, ws, sid)
+        # Beyond capacity: refused before any audio (1013: try again later), never degraded.
+        if (refusal := state.admission.admit(sid, camera=sid in state.camera)) is not None:
+            await ws.send_json({"type": "error", "code": "busy", "message": refusal.message})
+            await ws.close(code=1013)
+            return
+        try:
+            await _run_live(state, ws, sid)
+        finally:
+            state.admission.leave(sid)
 
     @app.websocket("/ws/interviews/{sid}/video")
     async def video_ws(ws: WebSocket, sid: str) -> None:
         """Camera frames (binary JPEG) for an interview whose candidate opted in."""
         state = st(ws)
         await ws.accept()
+        who = await auth.ws_principal(ws)
+        try:
+            if who is None:
+                raise SessionNotFoundError(sid)
+            await auth.require_owner(ws, who, sid)
+        except SessionNotFoundError:
+            await ws.send_json({"type": "error", "message": f"no interview '{sid}'"})
+            await ws.close(code=4404)
+            return
         if sid not in state.camera:
             await ws.send_json(
                 {"type": "error", "message": "camera analysis is off for this interview"}
@@ -527,15 +590,9 @@ def _transport(state: AppState) -> str:
 
 
 def _report(state: AppState, sid: str) -> dict[str, Any]:
-    from agent.store.db import make_engine
-
-    engine = make_engine(state.settings.database_url)
-    try:
-        with Session(engine) as db:
-            repo.get_session(session=db, session_id=sid)
-            data = repo.load_report(session=db, session_id=sid)
-    finally:
-        engine.dispose()
+    with Session(state.engine) as db:
+        repo.get_session(session=db, session_id=sid)
+        data = repo.load_report(session=db, session_id=sid)
     if data is None:
         raise HTTPException(409, "the interview has not finished yet")
     if (note := recording_note(state.settings.recordings_dir, sid)) is not None:
@@ -543,21 +600,36 @@ def _report(state: AppState, sid: str) -> dict[str, Any]:
     return data
 
 
-def _history(state: AppState, limit: int) -> dict[str, Any]:
+def _history(state: AppState, limit: int, candidate_id: str | None) -> dict[str, Any]:
+    """Progress of one candidate (everyone's on this machine in local mode)."""
     from agent.report.history import history_summary
-    from agent.store.db import make_engine
 
-    engine = make_engine(state.settings.database_url)
-    try:
-        with Session(engine) as db:
-            finished = []
-            for row in repo.list_sessions(session=db, limit=limit):
-                report = repo.load_report(session=db, session_id=row.id)
-                if report is not None:
-                    finished.append((row.id, row.created_at, report))
-    finally:
-        engine.dispose()
-    return history_summary(finished)
+    with Session(state.engine) as db:
+        rows = repo.finished_interviews(session=db, limit=limit, candidate_id=candidate_id)
+    return history_summary(list(reversed(rows)))
+
+
+async def _housekeeping(state: AppState) -> None:
+    """The retention purge and expired sign-ins: at start, then hourly."""
+    from agent.data_rights import purge_expired
+
+    while True:
+        try:
+            counts = await purge_expired(
+                state.settings, state.runner, state.engine, skip=frozenset(state.live)
+            )
+            if state.accounts is not None:
+                await asyncio.to_thread(state.accounts.purge_expired_sign_ins)
+            if counts.get("sessions") or counts.get("chat_messages"):
+                logger.info(
+                    "retention: removed %d interviews and %d chat messages older than %d days",
+                    counts.get("sessions", 0),
+                    counts.get("chat_messages", 0),
+                    state.settings.retention_days,
+                )
+        except Exception:
+            logger.exception("retention purge failed; will retry in an hour")
+        await asyncio.sleep(3600)
 
 
 async def _run_live(state: AppState, ws: WebSocket, sid: str) -> None:
@@ -594,6 +666,7 @@ async def _run_live(state: AppState, ws: WebSocket, sid: str) -> None:
         task.add_done_callback(tasks.discard)
 
     def finished(_: Step) -> None:
+        state.admission.finish(sid)  # its slot goes when the page disconnects
         if recorder is not None:
             recorder.stop()  # the interview is over: nothing after it is recorded
         emit({"type": "report_ready", "url": f"/interviews/{sid}/report"})
@@ -641,8 +714,10 @@ async def _run_live(state: AppState, ws: WebSocket, sid: str) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        voice.disconnect()  # no half-heard answer is taken once the connection is gone
         closed.set()
         state.live.pop(sid, None)
+        state.admission.leave(sid)
         mic.close()
         if recorder is not None:
             await recorder.aclose()
