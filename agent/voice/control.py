@@ -19,19 +19,50 @@ if TYPE_CHECKING:
 CONTROL_TOPIC = "control"
 EVENT_TOPIC = "interview"
 MAX_CONTROL_BYTES = 4096
+MAX_CONTROL_DEPTH = 32
+"""Deepest JSON nesting read (real control messages are one flat object)."""
 
 
 def _error(message: str) -> dict[str, Any]:
     return {"type": "error", "message": message}
 
 
+def _nesting(text: str | bytes) -> int:
+    """How deep the brackets outside JSON strings go.
+
+    json.loads recurses once per level, so thousands of levels end in a RecursionError whose
+    threshold depends on the caller's stack; this keeps the answer the same everywhere.
+    """
+    chars = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in chars:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 async def apply_control(voice: VoiceInterview, text: str | bytes) -> dict[str, Any] | None:
     """Act on one control message; returns the reply event (None when there is nothing to say)."""
     if len(text) > MAX_CONTROL_BYTES:
         return _error("control message too large")
+    if _nesting(text) > MAX_CONTROL_DEPTH:
+        return _error("control messages are flat JSON objects")
     try:
         msg = json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands of levels deep
+    except (ValueError, RecursionError):
         return _error("messages must be JSON")
     kind = msg.get("type") if isinstance(msg, dict) else None
     if kind == "end":

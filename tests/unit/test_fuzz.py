@@ -969,6 +969,8 @@ def live() -> Iterator[Any]:
             elif key in PROVIDER_KEYS or key.startswith("LIVEKIT_"):
                 mp.delenv(key)
         mp.setenv("MOCKINT_MODELS__DIR", str(_models_dir()))
+        # each example is a new interview: a closed one gives its voice slot back at once
+        mp.setenv("MOCKINT_SERVER__RECONNECT_GRACE_S", "0")
         with serve_app(Path(tmp)) as served:
             yield served
 
@@ -981,7 +983,7 @@ def ws_connect(live: Any) -> Callable[[str], Any]:
     return lambda path: connect(base + path, proxy=None, max_size=None, open_timeout=30)
 
 
-@fuzz(4, cost=100)
+@fuzz(8, cost=50)
 @given(frames=st.lists(ws_frames, min_size=1, max_size=25))
 def test_interview_socket_answers_any_frame_clearly_and_stays_usable(
     live: Any, ws_connect: Callable[[str], Any], frames: list[str | bytes]
