@@ -5,8 +5,8 @@ newest frame (older ones are dropped: perception must never queue up behind real
 at a configured rate, JPEG decoding, running the pipeline in one dedicated thread (MediaPipe
 graphs are bound to the thread that made them), and health reporting. Results and status
 changes are handed to callbacks on the caller's event loop. If the pipeline cannot be built,
-raises, or keeps falling behind, the worker reports it and the interview goes on without
-vision.
+raises, keeps falling behind, or stops responding (one frame's analysis never returns), the
+worker reports it and the interview goes on without vision.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ MAX_FRAME_BYTES = 2_000_000
 """Larger encoded frames are rejected unread."""
 MAX_FRAME_SIDE = 1920
 """Decoded frames larger than this on either side are rejected."""
+CAMERA_STALL_S = 10.0
+"""One frame's analysis taking longer than this means the pipeline stopped responding."""
 
 
 class FramePipeline(Protocol):
@@ -106,6 +108,7 @@ class VideoWorker:
         behind_factor: float = 2.0,
         max_failures: int = 3,
         niceness: int = 10,
+        stall_after_s: float = CAMERA_STALL_S,
     ) -> None:
         """Create the worker (call `start` on the event loop that should get the callbacks).
 
@@ -120,6 +123,8 @@ class VideoWorker:
             niceness: Scheduling niceness of the worker thread (and the threads its models
                 start) on Linux, so speech recognition and synthesis win the CPU when the
                 machine is busy; 0 leaves it alone.
+            stall_after_s: A frame analysis running longer than this is a stuck pipeline: the
+                worker reports "failed" (checked as frames arrive) and stops waiting for it.
         """
         if fps <= 0:
             raise ValueError("fps must be positive")
@@ -139,6 +144,9 @@ class VideoWorker:
         self._last_accepted_t = -1e18
         self._ready = threading.Event()
         self._niceness = niceness
+        self._stall_after = stall_after_s
+        self._busy_since: float | None = None
+        self._stalled = False
 
     async def __aenter__(self) -> VideoWorker:
         self.start()
@@ -169,6 +177,7 @@ class VideoWorker:
             Whether the frame was accepted (not skipped by sampling or a dead worker).
         """
         self.stats.received += 1
+        self._check_stalled()
         if not self.alive:
             return False
         if t - self._last_accepted_t < self.interval * 0.95:
@@ -182,13 +191,25 @@ class VideoWorker:
             self._cond.notify()
         return True
 
+    def _check_stalled(self) -> None:
+        """Give up on a pipeline whose current analysis has run far too long."""
+        busy_since = self._busy_since
+        if self._stalled or busy_since is None:
+            return
+        busy = time.perf_counter() - busy_since
+        if busy > self._stall_after:
+            self._stalled = True
+            logger.warning("frame analysis stopped responding", extra={"busy_s": round(busy, 1)})
+            self._set_status("failed", "frame analysis stopped responding")
+
     async def aclose(self) -> None:
-        """Stop the thread and release the pipeline."""
+        """Stop the thread and release the pipeline (a stuck thread is left to end by itself)."""
+        self._check_stalled()
         with self._cond:
             self._stop = True
             self._cond.notify()
         if self._thread is not None:
-            await asyncio.to_thread(self._thread.join, 10.0)
+            await asyncio.to_thread(self._thread.join, 0.5 if self._stalled else 10.0)
             self._thread = None
         if self.status != "failed":
             self.status = "stopped"
@@ -248,6 +269,7 @@ class VideoWorker:
                 except ValueError:
                     self.stats.rejected += 1
                     continue
+                self._busy_since = started
                 try:
                     result = pipeline.analyse(img, t)
                 except Exception:
@@ -257,6 +279,10 @@ class VideoWorker:
                         self._set_status("failed", "frame analysis keeps failing")
                         return
                     continue
+                finally:
+                    self._busy_since = None
+                if self._stalled:
+                    return  # given up on while it was stuck: its late result is not used
                 failures = 0
                 spent = time.perf_counter() - started
                 self.stats.analysed += 1

@@ -3,8 +3,10 @@
 Owns the in-memory collection of what the candidate said since the last answer (the pieces
 the incremental recogniser transcribed, with their audio and word timings) and the camera
 frame analyses, and turns them into the ``delivery`` dict and time span that go into the
-interview graph with each answer. The interview clock is seconds since the interview's origin
-(shared by transcript words, fluency events and camera frames). Audio lives only in memory and
+interview graph with each answer. A measurement that fails or takes too long is reported as
+"not measured" with the reason, never guessed, and never holds up the answer. The interview
+clock is seconds since the interview's origin (shared by transcript words, fluency events and
+camera frames). Audio lives only in memory and
 is dropped as soon as the answer is measured; nothing here writes to disk or logs content.
 """
 
@@ -22,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from agent.voice.stt_incremental import HeardPiece
-from perception.fluency import FluencySettings, TimedWord, analyse_fluency
+from perception.fluency import FluencyReport, FluencySettings, TimedWord, analyse_fluency
 from perception.presence import FrameAnalysis, summarise_presence
+from perception.presence import not_measured as presence_not_measured
 from scoring.delivery import DeliveryPrefs
 
 logger = logging.getLogger("mockint.agent.voice")
@@ -34,6 +37,9 @@ MAX_FRAMES = 10 * 60 * 10
 """Frame analyses kept (about ten minutes at 10 fps)."""
 MAX_GAP_S = 10.0
 """Silence between pieces is rebuilt up to this long (longer gaps are clipped)."""
+FLUENCY_TIMEOUT_S = 30.0
+"""Deadline of one answer's fluency analysis, plus `FLUENCY_TIMEOUT_PER_AUDIO_S` per second."""
+FLUENCY_TIMEOUT_PER_AUDIO_S = 0.1
 
 
 def fluency_settings_for(base: FluencySettings, prefs: Mapping[str, Any]) -> FluencySettings:
@@ -59,11 +65,15 @@ class DeliveryCollector:
         origin_mono: `time.monotonic()` value of interview time 0.
         fluency_settings: Pause thresholds, pace band, stutter awareness.
         camera_enabled: Whether the candidate opted in to camera analysis.
+        camera_problem: Why camera analysis stopped (later answers: presence not measured).
+        fluency_timeout_s: Base deadline of one answer's fluency analysis.
     """
 
     origin_mono: float = field(default_factory=time.monotonic)
     fluency_settings: FluencySettings = field(default_factory=FluencySettings)
     camera_enabled: bool = False
+    camera_problem: str | None = None
+    fluency_timeout_s: float = FLUENCY_TIMEOUT_S
     _pieces: list[HeardPiece] = field(default_factory=list)
     _texts: list[tuple[float, str]] = field(default_factory=list)
     _consumed: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=64))
@@ -139,25 +149,66 @@ class DeliveryCollector:
         audio, words = _join(pieces, rate)
         start = self.clock(start_mono)
         end = start + len(audio) / rate
+        limit = self.fluency_timeout_s + FLUENCY_TIMEOUT_PER_AUDIO_S * (end - start)
         try:
-            fluency = await asyncio.to_thread(
-                analyse_fluency,
-                audio,
-                rate,
-                words,
-                offset_s=start,
-                settings=self.fluency_settings,
+            fluency = await asyncio.wait_for(
+                asyncio.to_thread(
+                    analyse_fluency,
+                    audio,
+                    rate,
+                    words,
+                    offset_s=start,
+                    settings=self.fluency_settings,
+                ),
+                limit,
             )
-            fluency_dict: dict[str, Any] | None = fluency.to_dict()
+        except TimeoutError:
+            logger.warning("fluency analysis took too long for an answer", extra={"limit_s": limit})
+            fluency = _not_measured(end - start, "analysis took too long", self.fluency_settings)
         except Exception:
             logger.exception("fluency analysis failed for an answer")
-            fluency_dict = None
+            fluency = _not_measured(end - start, "analysis failed", self.fluency_settings)
         presence: dict[str, Any]
-        if self.camera_enabled:
-            presence = summarise_presence(list(self._frames), start, end).to_dict()
-        else:
+        if not self.camera_enabled:
             presence = {"status": "not_measured", "reason": "camera off"}
-        return {"fluency": fluency_dict, "presence": presence}, (round(start, 3), round(end, 3))
+        elif self.camera_problem is not None:
+            presence = presence_not_measured(self.camera_problem).to_dict()
+        else:
+            presence = summarise_presence(list(self._frames), start, end).to_dict()
+            if presence.get("status") != "ok" and presence.get("reason") == "camera off":
+                # the camera was on: no frame of this answer was analysed in time
+                presence["reason"] = "no camera frames analysed"
+        return {"fluency": fluency.to_dict(), "presence": presence}, (
+            round(start, 3),
+            round(end, 3),
+        )
+
+
+def _not_measured(duration_s: float, reason: str, settings: FluencySettings) -> FluencyReport:
+    """A fluency report that measured nothing, saying why."""
+    return FluencyReport(
+        status="not_measured",
+        reason=reason,
+        duration_s=round(duration_s, 3),
+        speech_s=0.0,
+        n_words=0,
+        wpm=None,
+        articulation_wpm=None,
+        pause_count=0,
+        pause_total_s=0.0,
+        long_pauses=0,
+        filler_count=0,
+        fillers_per_min=None,
+        repetition_count=0,
+        pitch_median_hz=None,
+        pitch_variability_st=None,
+        loudness_variation_db=None,
+        clipped_fraction=0.0,
+        snr_db=None,
+        pace=None,
+        events=(),
+        stutter_aware=settings.stutter_aware,
+    )
 
 
 def _join(pieces: list[HeardPiece], rate: int) -> tuple[np.ndarray[Any, Any], list[TimedWord]]:

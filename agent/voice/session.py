@@ -4,6 +4,12 @@
 shared by every interview. `VoiceInterview` wires one session to any audio input/output (the
 browser transport, a LiveKit room, or the in-process test harness) and publishes UI events.
 Nothing here records audio: AgentSession's recorder is switched off.
+
+The local speech models get deadlines here (`BoundedRecognizer`, `BoundedVoice`): a piece of
+speech that is not transcribed in time is given up instead of blocking every later piece, and a
+line the voice does not render in time is cut short (its caption was already shown) instead of
+holding up the session. A voice failure and a session that stops on repeated errors are told to
+the page.
 """
 
 from __future__ import annotations
@@ -18,10 +24,23 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from livekit import rtc
-from livekit.agents import AgentSession, APIConnectOptions, inference, stt, tts, vad
+from livekit.agents import (
+    DEFAULT_API_CONNECT_OPTIONS,
+    AgentSession,
+    APIConnectOptions,
+    APITimeoutError,
+    inference,
+    stt,
+    tts,
+    utils,
+    vad,
+)
+from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.voice.agent_session import SessionConnectOptions
 from livekit.agents.voice.events import (
     AgentStateChangedEvent,
+    CloseEvent,
+    ErrorEvent,
     UserInputTranscribedEvent,
     UserStateChangedEvent,
 )
@@ -41,12 +60,183 @@ from agent.voice.stt_cloud import CloudFirstSTT
 from agent.voice.stt_incremental import IncrementalSTT
 from agent.voice.turns import is_echo
 from perception.fluency import FluencySettings
+from perception.fluency import warm_up as warm_up_fluency
 from perception.presence import FrameAnalysis
-from perception.worker import FramePipeline, VideoWorker, WorkerStatus
+from perception.worker import CAMERA_STALL_S, FramePipeline, VideoWorker, WorkerStatus
 
 logger = logging.getLogger("mockint.agent.voice")
 
 CLOUD_TTS_TIMEOUT_S = 2.0
+RECOGNIZE_TIMEOUT_S = 30.0
+"""A piece of speech is given up when not transcribed within this (plus the next figure)."""
+RECOGNIZE_TIMEOUT_PER_AUDIO_S = 2.0
+"""Extra recognition time per second of the piece's audio."""
+VOICE_STALL_S = 10.0
+"""A line fails when the local voice produces no audio for this long (first audio included)."""
+VOICE_FAILED = (
+    "The interviewer's voice failed for that line; it is shown in the captions. The interview "
+    "continues."
+)
+SESSION_STOPPED = (
+    "The voice connection stopped working. Your answers so far are saved; reload the page to "
+    "continue."
+)
+
+
+class BoundedRecognizer(stt.STT[Any]):
+    """A non-streaming recogniser whose calls end: a piece not transcribed in time fails.
+
+    Recognition runs in a worker thread that cannot be interrupted; giving up on a stuck call
+    lets the incremental wrapper move on to the pieces after it.
+    """
+
+    def __init__(
+        self,
+        inner: stt.STT[Any],
+        *,
+        timeout_s: float = RECOGNIZE_TIMEOUT_S,
+        per_audio_s: float = RECOGNIZE_TIMEOUT_PER_AUDIO_S,
+    ) -> None:
+        """Wrap ``inner`` (e.g. Whisper).
+
+        Args:
+            inner: The non-streaming recogniser.
+            timeout_s: Deadline of a call, plus ``per_audio_s`` per second of audio.
+            per_audio_s: See ``timeout_s``.
+        """
+        super().__init__(capabilities=inner.capabilities)
+        self.inner = inner
+        self.timeout_s = timeout_s
+        self.per_audio_s = per_audio_s
+
+    @property
+    def model(self) -> str:
+        """The wrapped model's name."""
+        return self.inner.model
+
+    @property
+    def provider(self) -> str:
+        """The wrapped provider's name."""
+        return self.inner.provider
+
+    def prewarm(self) -> None:
+        """Load the wrapped model early."""
+        self.inner.prewarm()
+
+    async def _recognize_impl(
+        self,
+        buffer: utils.AudioBuffer,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions,
+    ) -> stt.SpeechEvent:
+        limit = self.timeout_s + self.per_audio_s * utils.audio.calculate_audio_duration(buffer)
+        try:
+            return await asyncio.wait_for(
+                self.inner.recognize(buffer=buffer, language=language, conn_options=conn_options),
+                limit,
+            )
+        except TimeoutError:
+            raise APITimeoutError("speech recognition took too long", retryable=False) from None
+
+
+class BoundedVoice(tts.TTS[Any]):
+    """One interview's view of a non-streaming voice: a line that stalls or crashes is cut short.
+
+    The line ends after the audio it already has (a moment of silence when it has none) and
+    ``on_failure`` is told; livekit sees a finished line, so a failing voice never closes the
+    session and the interview goes on with its captions. One wrapper per interview, because
+    livekit delivers a voice's errors to every session using that voice object.
+    """
+
+    def __init__(
+        self,
+        inner: tts.TTS[Any],
+        *,
+        stall_s: float = VOICE_STALL_S,
+        on_failure: Callable[[str], None] | None = None,
+    ) -> None:
+        """Wrap ``inner`` (e.g. Piper, shared by all interviews).
+
+        Args:
+            inner: The non-streaming voice.
+            stall_s: Longest wait for the next piece of audio (the first one included).
+            on_failure: Gets the kind of failure ("stalled" or the error's type name).
+        """
+        super().__init__(
+            capabilities=tts.TTSCapabilities(streaming=False),
+            sample_rate=inner.sample_rate,
+            num_channels=inner.num_channels,
+        )
+        self.inner = inner
+        self.stall_s = stall_s
+        self.on_failure = on_failure
+
+    @property
+    def model(self) -> str:
+        """The wrapped model's name."""
+        return self.inner.model
+
+    @property
+    def provider(self) -> str:
+        """The wrapped provider's name."""
+        return self.inner.provider
+
+    def prewarm(self) -> None:
+        """Load the wrapped voice early."""
+        self.inner.prewarm()
+
+    def synthesize(
+        self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> tts.ChunkedStream:
+        """Synthesise one line through the wrapped voice, with the stall deadline."""
+        return _BoundedStream(voice=self, input_text=text, conn_options=conn_options)
+
+
+class _BoundedStream(tts.ChunkedStream):
+    def __init__(self, *, voice: BoundedVoice, input_text: str, conn_options: APIConnectOptions):
+        super().__init__(tts=voice, input_text=input_text, conn_options=conn_options)
+        self._voice = voice
+
+    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
+        voice = self._voice
+        started = False
+        failure: str | None = None
+        try:
+            async with voice.inner.synthesize(self.input_text) as inner:
+                events = inner.__aiter__()
+                while True:
+                    try:
+                        ev = await asyncio.wait_for(events.__anext__(), voice.stall_s)
+                    except StopAsyncIteration:
+                        break
+                    if not started:
+                        output_emitter.initialize(
+                            request_id=ev.request_id,
+                            sample_rate=ev.frame.sample_rate,
+                            num_channels=ev.frame.num_channels,
+                            mime_type="audio/pcm",
+                        )
+                        started = True
+                    output_emitter.push(bytes(ev.frame.data.cast("B")))
+        except TimeoutError:
+            failure = "stalled"
+        except Exception as exc:  # any voice failure: the line is cut, the interview goes on
+            failure = type(exc).__name__
+        if failure is not None:
+            logger.warning("the voice failed a line", extra={"failure": failure})
+            if voice.on_failure is not None:
+                voice.on_failure(failure)
+        if not started:
+            output_emitter.initialize(
+                request_id=utils.shortuuid("voice_"),
+                sample_rate=voice.sample_rate,
+                num_channels=voice.num_channels,
+                mime_type="audio/pcm",
+            )
+            n = int(voice.sample_rate * 0.05) * voice.num_channels
+            output_emitter.push(np.zeros(n, dtype=np.int16).tobytes())
+        output_emitter.flush()
 
 
 @dataclass
@@ -58,6 +248,8 @@ class VoiceRuntime:
     vad: vad.VAD
     turn_detector: Any | None
     """livekit's local audio end-of-turn model, or None for VAD-only endpointing."""
+    voice_stall_s: float = VOICE_STALL_S
+    """Each interview's line fails when the local voice produces no audio for this long."""
 
 
 def build_voice_runtime(settings: Settings, *, turn_detector: bool = True) -> VoiceRuntime:
@@ -77,11 +269,47 @@ def build_voice_runtime(settings: Settings, *, turn_detector: bool = True) -> Vo
         deepgram_api_key=key.get_secret_value() if key else None,
         deepgram_base_url=settings.voice.deepgram_base_url,
     )
-    vad_ = inference.VAD(min_silence_duration=0.3)
-    if not stt_.capabilities.streaming:
-        stt_ = IncrementalSTT(stt_=stt_, vad=inference.VAD(min_silence_duration=0.3))
     detector = inference.TurnDetector(version="v1-mini") if turn_detector else None
-    return VoiceRuntime(stt=stt_, tts=tts_, vad=vad_, turn_detector=detector)
+    warm_up_fluency()  # librosa's first call takes seconds: not in the first answer
+    return assemble_runtime(stt_=stt_, tts_=tts_, turn_detector=detector)
+
+
+def assemble_runtime(
+    *,
+    stt_: stt.STT[Any],
+    tts_: tts.TTS[Any],
+    turn_detector: Any | None,
+    vad_: vad.VAD | None = None,
+    recognize_timeout_s: float = RECOGNIZE_TIMEOUT_S,
+    recognize_per_audio_s: float = RECOGNIZE_TIMEOUT_PER_AUDIO_S,
+    voice_stall_s: float = VOICE_STALL_S,
+) -> VoiceRuntime:
+    """Wrap built providers for live use.
+
+    A non-streaming (local) recogniser gets a deadline and is made incremental; each interview
+    wraps a non-streaming (local) voice in its own `BoundedVoice` with ``voice_stall_s``. Cloud
+    providers keep their own timeouts.
+
+    Args:
+        stt_: The recogniser from `build_stt`.
+        tts_: The voice from `build_tts`.
+        turn_detector: livekit's end-of-turn model, or None.
+        vad_: The VAD (default: a new local one).
+        recognize_timeout_s: Base deadline of one local recognition call.
+        recognize_per_audio_s: Added to it per second of the call's audio.
+        voice_stall_s: Longest wait for the local voice's next audio.
+    """
+    vad_ = vad_ or inference.VAD(min_silence_duration=0.3)
+    if not stt_.capabilities.streaming:
+        stt_ = IncrementalSTT(
+            stt_=BoundedRecognizer(
+                stt_, timeout_s=recognize_timeout_s, per_audio_s=recognize_per_audio_s
+            ),
+            vad=vad_,
+        )
+    return VoiceRuntime(
+        stt=stt_, tts=tts_, vad=vad_, turn_detector=turn_detector, voice_stall_s=voice_stall_s
+    )
 
 
 def turn_handling(settings: Settings, *, detector: Any | None) -> TurnHandlingOptions:
@@ -161,9 +389,14 @@ class VoiceInterview:
             )
             incremental = session_stt
             self.agent.set_transcribing_probe(lambda: incremental.transcribing)
+        session_tts = runtime.tts
+        if session_tts is not None and not session_tts.capabilities.streaming:
+            session_tts = BoundedVoice(
+                session_tts, stall_s=runtime.voice_stall_s, on_failure=self._voice_failed
+            )
         self.session: AgentSession[None] = AgentSession(
             stt=session_stt,
-            tts=runtime.tts,
+            tts=session_tts,
             vad=runtime.vad,
             turn_handling=turn_handling(settings, detector=runtime.turn_detector),
             user_away_timeout=None,
@@ -179,8 +412,11 @@ class VoiceInterview:
         self.session.on("agent_state_changed", self._on_agent_state)
         self.session.on("user_state_changed", self._on_user_state)
         self.session.on("user_input_transcribed", self._on_transcribed)
+        self.session.on("error", self._on_error)
+        self.session.on("close", self._on_close)
         self._cap_task: asyncio.Task[None] | None = None
         self._max_s = settings.voice.max_session_minutes * 60
+        self._closing = False
 
     def _on_agent_state(self, ev: AgentStateChangedEvent) -> None:
         if ev.old_state == "speaking":
@@ -189,6 +425,30 @@ class VoiceInterview:
         self._emit({"type": "agent_state", "state": ev.new_state})
         if ev.new_state == "listening":
             self.agent.listening()
+        elif ev.new_state == "speaking":
+            self.agent.speaking()
+
+    def _voice_failed(self, failure: str) -> None:
+        """A line the voice could not speak: the page says so (its caption was shown)."""
+        logger.info("a line was not spoken", extra={"session": self.session_id, "failure": failure})
+        self._emit({"type": "error", "code": "voice_failed", "message": VOICE_FAILED})
+
+    def _on_error(self, ev: ErrorEvent) -> None:
+        """A line the cloud voice could not speak: the page says so (its caption was shown)."""
+        if getattr(ev.error, "type", None) == "tts_error" and not ev.error.recoverable:
+            self._voice_failed(type(ev.error.error).__name__)
+
+    def _on_close(self, ev: CloseEvent) -> None:
+        """The session closed by itself (livekit gives up after repeated errors): pause clearly."""
+        if self._closing or ev.error is None:
+            return
+        logger.error(
+            "the voice session stopped",
+            extra={"session": self.session_id, "reason": str(ev.reason)},
+        )
+        self.agent.closing = True
+        self.agent.cancel_timers()
+        self._emit({"type": "error", "code": "session_stopped", "message": SESSION_STOPPED})
 
     def _recently_speaking(self, tail_s: float = 0.8) -> bool:
         """Whether the interviewer is speaking or just stopped (echo may still arrive)."""
@@ -231,12 +491,19 @@ class VoiceInterview:
         """End the interview now (candidate pressed end)."""
         await self.agent.end_now()
 
-    def enable_camera(self, make_pipeline: Callable[[], FramePipeline], *, fps: float) -> None:
+    def enable_camera(
+        self,
+        make_pipeline: Callable[[], FramePipeline],
+        *,
+        fps: float,
+        stall_after_s: float = CAMERA_STALL_S,
+    ) -> None:
         """Start analysing camera frames (only after the candidate opted in).
 
         Args:
             make_pipeline: Builds the vision pipeline inside the worker thread.
             fps: Frames analysed per second at most.
+            stall_after_s: One frame's analysis taking longer than this stops camera analysis.
         """
         if self.video is not None:
             return
@@ -245,7 +512,11 @@ class VoiceInterview:
         self._page_task = asyncio.create_task(self._forward_to_page(sub))
         self._page_sub = sub
         self.video = VideoWorker(
-            make_pipeline, on_result=self._on_frame, on_status=self._on_video_status, fps=fps
+            make_pipeline,
+            on_result=self._on_frame,
+            on_status=self._on_video_status,
+            fps=fps,
+            stall_after_s=stall_after_s,
         )
         self.video.start()
 
@@ -272,7 +543,8 @@ class VoiceInterview:
 
     def _on_video_status(self, status: WorkerStatus, reason: str | None) -> None:
         if status == "failed":
-            self.collector.camera_enabled = False  # later answers: camera not measured
+            # later answers: presence not measured, and the report says why
+            self.collector.camera_problem = "camera analysis stopped"
         self.bus.publish(
             PerceptionDegraded(
                 session_id=self.session_id,
@@ -312,11 +584,26 @@ class VoiceInterview:
                     }
                 )
 
+    def disconnect(self) -> None:
+        """The candidate's connection dropped: take no new answer and say nothing more.
+
+        An answer already submitted is still recorded; speech heard before the drop that had
+        not become an answer is not (the question is asked again on reconnect).
+        """
+        self._closing = True
+        self.agent.closing = True
+        self.agent.cancel_timers()
+
     async def aclose(self) -> None:
-        """Stop the session; the interview stays checkpointed and can be continued."""
+        """Stop the session; the interview stays checkpointed and can be continued.
+
+        An answer already submitted is recorded first (within its steps' deadlines), so a
+        connection that reopens finds it in the checkpoint.
+        """
+        self.disconnect()
         if self._cap_task is not None:
             self._cap_task.cancel()
-        self.agent.cancel_timers()
+        await self.agent.drain(within_s=3 * self.agent.step_timeout_s)
         if self.video is not None:
             await self.video.aclose()
         if self._page_task is not None:
