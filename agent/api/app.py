@@ -714,6 +714,7 @@ async def _run_live(state: AppState, ws: WebSocket, sid: str) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        voice.disconnect()  # no half-heard answer is taken once the connection is gone
         closed.set()
         state.live.pop(sid, None)
         state.admission.leave(sid)
