@@ -133,11 +133,15 @@ class ServerSettings(BaseModel):
     """A disconnected interview keeps its place this long, so a dropped page gets back in."""
 
 
-VOICE_SESSIONS_PER_CORE = 4.0
-"""Live voice sessions per CPU core that keep response latency near a single session's
-(measured with benchmarks/load.py on the 2-core development machine)."""
-CAMERA_SESSIONS_PER_CORE = 1.5
-"""Live interviews with camera analysis per CPU core (same benchmark)."""
+VOICE_SESSIONS_PER_CORE = 2.0
+"""Live voice sessions per CPU core. benchmarks/load.py measured one live session at about 0.31
+of a core (local Whisper, VAD, turn detection, Piper); two per core keep the cores about 75 %
+busy, leaving headroom for speech recognition bursts when several candidates stop talking at
+once."""
+CAMERA_SESSIONS_PER_CORE = 1.0
+"""Live interviews with camera analysis per CPU core: such a session costs about 0.45 of a core
+(the vision pipeline at 8 fps adds about 0.14), so one per core, together with the voice-only
+ones, stays near the same 75 %."""
 
 
 def _cpu_cores() -> int:

@@ -200,6 +200,17 @@ def until(ws: Any, kind: str, limit: int = 20_000) -> dict[str, Any]:
     raise AssertionError(f"no {kind!r} event")
 
 
+def until_audio(ws: Any, limit: int = 20_000) -> bytes:
+    """Read messages until the interviewer's audio arrives."""
+    for _ in range(limit):
+        msg = ws.receive()
+        if msg["type"] == "websocket.close":
+            raise AssertionError("closed before any audio")
+        if msg.get("bytes"):
+            return bytes(msg["bytes"])
+    raise AssertionError("no audio")
+
+
 def assert_refused(client: TestClient, sid: str, message: str) -> None:
     """The audio connection is refused before any audio: an error event, then close 1013."""
     with client.websocket_connect(f"/ws/interviews/{sid}") as ws:
@@ -233,9 +244,11 @@ def test_a_second_interview_is_refused_while_the_first_runs_and_admitted_after_i
         assert refused.status_code == 503 and refused.json()["detail"] == BUSY_1
         assert refused.headers["retry-after"] == "120"
         assert_refused(client, b, BUSY_1)
-        ws.send_json({"type": "ping"})  # the first interview carries on undisturbed
-        until(ws, "pong")
+        # the first interview carries on undisturbed: it is greeted aloud and answers controls
         assert until(ws, "agent_said")["text"]
+        assert until_audio(ws)
+        ws.send_json({"type": "ping"})
+        until(ws, "pong")
         assert client.get(f"/api/interviews/{a}").json()["live"] is True
     wait_not_live(client, a)
     # dropped, not finished: its place is kept, and it is let back in
