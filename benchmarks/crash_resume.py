@@ -14,7 +14,11 @@ Prints a line every ``--every`` trials (and every failing one), the figures, and
 flight. Exits 1 if an answer was lost or any check failed.
 
 Usage: .venv/bin/python benchmarks/crash_resume.py [--trials 200] [--seed 0] [--flow backend]
-       [--bytecode-cache]   # let the server cache bytecode (as a pip-installed product has it)
+       [--bytecode-cache]   # cache bytecode in the work folder instead of using the set-up's
+
+The server reads the bytecode `scripts/setup.sh` compiles for the environment and our packages
+(it never writes any: PYTHONDONTWRITEBYTECODE is set here), so each restart imports like an
+installed product does.
 """
 
 from __future__ import annotations
@@ -26,10 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-# this folder holds `perception.py`: keep it from shadowing the `perception` package
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-from agent.selftest.crash import CrashDrill, Trial  # noqa: E402
+from agent.selftest.crash import CrashDrill, Trial
 
 
 def main() -> int:
@@ -42,7 +43,7 @@ def main() -> int:
     ap.add_argument(
         "--bytecode-cache",
         action="store_true",
-        help="let the server cache compiled bytecode (PYTHONDONTWRITEBYTECODE is set here)",
+        help="let the server cache compiled bytecode in the work folder (not the set-up's)",
     )
     args = ap.parse_args()
 

@@ -17,17 +17,11 @@ import argparse
 import asyncio
 import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-# Run as a script, this folder leads sys.path, and a sibling module named like a package
-# (benchmarks/perception.py) would shadow it: import our packages from the environment only.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-from perception.fluency import TimedWord, analyse_fluency  # noqa: E402  # after the path fix
+from perception.fluency import TimedWord, analyse_fluency
 
 SENTENCES = [
     "Um, so, the main challenge was scaling the billing service.",

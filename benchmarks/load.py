@@ -50,13 +50,11 @@ import aiohttp
 import cv2
 import numpy as np
 
-# Run as a script, this folder would shadow the `perception` package (benchmarks/perception.py).
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+from agent.config import Settings
+from agent.selftest.audio import synth
+from agent.voice.tts_piper import PiperTTS
 
-from agent.config import Settings  # noqa: E402  # after the sys.path fix
-from agent.selftest.audio import synth  # noqa: E402  # after the sys.path fix
-from agent.voice.tts_piper import PiperTTS  # noqa: E402  # after the sys.path fix
+_HERE = Path(__file__).resolve().parent
 
 ROOT = _HERE.parent
 FACES_DEV = ROOT.parent / "shared" / "data" / "faces-dev"

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -23,7 +24,8 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from livekit import rtc
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from agent.accounts.service import Accounts
@@ -45,7 +47,7 @@ from agent.errors import (
 from agent.interview import InterviewRunner, Step, open_runner
 from agent.report.html import render_html
 from agent.store import repo
-from agent.store.db import init_db, make_engine
+from agent.store.db import init_db, is_transient_storage_error, make_engine
 from agent.voice.cloud_http import close_sessions
 from agent.voice.control import apply_control
 from agent.voice.local_io import PacedAudioOutput, QueueAudioInput
@@ -91,6 +93,18 @@ class StartRequest(BaseModel):
     (``recordings_dir/<id>*.wav``, see agent.voice.recording); off writes no audio at all."""
 
 
+@dataclass
+class _SidLock:
+    """An interview's answer lock and how many requests hold or wait for it."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+"""Control characters other than tab and newline: dropped from typed answers."""
+
+
 class AnswerRequest(BaseModel):
     """A typed answer to the pending question."""
 
@@ -98,6 +112,15 @@ class AnswerRequest(BaseModel):
     turn: int | None = Field(default=None, ge=0)
     """The question being answered (from the last step). A retried request whose answer was
     already recorded names an earlier turn and is refused, so it never answers the next one."""
+
+    @field_validator("text")
+    @classmethod
+    def _printable(cls, text: str) -> str:
+        # control characters (a NUL is refused by PostgreSQL) become spaces; nothing else changes
+        cleaned = _CONTROL_CHARS.sub(" ", text)
+        if not cleaned.strip():
+            raise ValueError("the answer is empty")
+        return cleaned
 
 
 _FLOW_BODY = raw_body("text/plain", "The flow's YAML (UTF-8, at most 512 KB).")
@@ -139,7 +162,7 @@ class AppState:
         """Interviews whose candidate opted in to camera analysis (this process only)."""
         self.flows = FlowLibrary(settings.data_dir / "flows")
         self._vision = VisionFactory(settings)
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, _SidLock] = {}
         self.admission = Admission.from_settings(settings.server)
         """Capacity for live voice and camera sessions (see agent.api.admission)."""
         self.engine = make_engine(settings.database_url)
@@ -149,9 +172,21 @@ class AppState:
         )
         """Sign-in and sharing (None in single-user mode)."""
 
-    def lock(self, sid: str) -> asyncio.Lock:
-        """One answer at a time per interview (typed answers from several tabs or retries)."""
-        return self._locks.setdefault(sid, asyncio.Lock())
+    @contextlib.asynccontextmanager
+    async def lock(self, sid: str) -> AsyncIterator[None]:
+        """One answer at a time per interview (typed answers from several tabs or retries).
+
+        A lock lives only while someone holds or waits for it, so the table stays small.
+        """
+        entry = self._locks.setdefault(sid, _SidLock())
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0 and self._locks.get(sid) is entry:
+                del self._locks[sid]
 
     def vision_factory(self) -> Callable[[], VisionPipeline] | None:
         """Builds a vision pipeline per camera stream."""
@@ -204,6 +239,19 @@ def create_app(
             )
         code = 404 if isinstance(exc, SessionNotFoundError) else 400
         return JSONResponse({"error": str(exc)}, status_code=code)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _storage_error(_: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # a read (report, history, chat) that met a database that is down or restarting: say
+        # so and let the page retry, rather than a bare 500; anything else is a real bug
+        if not is_transient_storage_error(exc):
+            raise exc
+        logger.warning("storage unavailable: %s", type(exc).__name__)
+        return JSONResponse(
+            {"error": "storage is unavailable for the moment; try again in a few seconds"},
+            status_code=503,
+            headers={"retry-after": "5"},
+        )
 
     @app.get("/health")
     async def health() -> dict[str, str]:

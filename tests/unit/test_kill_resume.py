@@ -281,7 +281,6 @@ def test_served_interview_survives_sigkill_at_every_kill_point(tmp_path: Path) -
         flow_yaml=MINI_FLOW.read_text(encoding="utf-8"),
         answers_between=(0, 1),
         kill_points=("after_response", "in_request", "idle"),
-        bytecode_cache=True,  # restarts skip recompiling the libraries (the venv has no .pyc)
     )
     result = drill.run(3)
 

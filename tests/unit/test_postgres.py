@@ -367,6 +367,10 @@ def test_postgres_down_past_the_retry_window_is_a_503_and_nothing_is_lost(
             assert body["answer_saved"] is False
             assert "storage is unavailable" in body["error"] and "try again" in body["error"]
             assert ANSWERS[1] not in refused.text
+            # reads say the same, not a bare 500
+            history = client.get("/api/history")
+            assert history.status_code == 503, history.text
+            assert "storage is unavailable" in history.json()["error"]
         finally:
             pg.server.start()
         # Back: the interview is still at the question that failed, and sending it again works.

@@ -7,7 +7,8 @@ worker at 10 fps for a while and reports the process CPU share it used; then run
 latency benchmark with and without the camera worker running and reports the p95 ratio.
 Ends with one `RESULT {json}` line.
 
-Usage: .venv/bin/python benchmarks/perception.py [--frames 200] [--sustain-s 15] [--voice-turns 12]
+Usage: .venv/bin/python benchmarks/perception_cost.py [--frames 200] [--sustain-s 15]
+       [--voice-turns 12]
 """
 
 from __future__ import annotations
@@ -18,13 +19,8 @@ import importlib.util
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
-
-# This script is named like the `perception` package: keep its own folder off the import path.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import cv2
 import numpy as np
@@ -35,6 +31,8 @@ from perception.face import FaceDetector
 from perception.landmarks import LandmarkModel
 from perception.vision import VisionConfig, VisionPipeline
 from perception.worker import VideoWorker
+
+_HERE = Path(__file__).resolve().parent
 
 FACES = Path(__file__).resolve().parents[1] / "tests" / "data" / "faces"
 
