@@ -57,6 +57,16 @@ def _remove_files(settings: Settings, session_ids: Iterable[str]) -> int:
     return removed
 
 
+async def _forget_and_remove(
+    settings: Settings, runner: Forgets, session_ids: list[str]
+) -> dict[str, int]:
+    """After the rows: the interviews' checkpoints and files."""
+    for sid in session_ids:
+        await runner.forget(sid)
+    files = await asyncio.to_thread(_remove_files, settings, session_ids)
+    return {"checkpoints": len(session_ids), "files": files}
+
+
 async def erase_sessions(
     settings: Settings, runner: Forgets, engine: Engine, session_ids: list[str]
 ) -> dict[str, int]:
@@ -67,11 +77,7 @@ async def erase_sessions(
             return repo.delete_sessions(session=db, session_ids=session_ids)
 
     counts = await asyncio.to_thread(rows)
-    for sid in session_ids:
-        await runner.forget(sid)
-    counts["checkpoints"] = len(session_ids)
-    counts["files"] = await asyncio.to_thread(_remove_files, settings, session_ids)
-    return counts
+    return counts | await _forget_and_remove(settings, runner, session_ids)
 
 
 async def erase_candidates(
@@ -98,11 +104,7 @@ async def erase_candidates(
         return totals, sessions
 
     totals, sessions = await asyncio.to_thread(rows)
-    for sid in sessions:
-        await runner.forget(sid)
-    totals["checkpoints"] = len(sessions)
-    totals["files"] = await asyncio.to_thread(_remove_files, settings, sessions)
-    return totals
+    return totals | await _forget_and_remove(settings, runner, sessions)
 
 
 async def purge_expired(

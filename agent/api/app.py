@@ -31,7 +31,7 @@ from sqlmodel import Session
 from agent.accounts.service import Accounts
 from agent.api import auth
 from agent.api.admission import Admission
-from agent.api.chat_routes import json_body, raw_body
+from agent.api.bodies import json_body, json_model, raw_body, read_body
 from agent.api.chat_routes import router as chat_router
 from agent.brain.types import CandidateProfile
 from agent.coach.library import FlowLibrary, check_flow_text, preview
@@ -298,9 +298,10 @@ def create_app(
         return FileResponse(WEB_CLIENT / "coach.html")
 
     async def _flow_body(request: Request) -> str:
-        body = await request.body()
-        if len(body) > MAX_FLOW_BYTES:
-            raise HTTPException(413, "the flow is larger than 512 KB")
+        try:
+            body = await read_body(request, MAX_FLOW_BYTES)
+        except HTTPException:
+            raise HTTPException(413, "the flow is larger than 512 KB") from None
         try:
             return body.decode("utf-8")
         except UnicodeDecodeError:
@@ -397,16 +398,7 @@ def create_app(
     @app.post("/api/interviews", openapi_extra=json_body(StartRequest))
     async def start(request: Request) -> dict[str, Any]:
         state = st(request)
-        body = await request.body()
-        if len(body) > state.settings.server.max_upload_bytes:
-            raise HTTPException(413, "request too large")
-        try:
-            req = StartRequest.model_validate_json(body or b"{}")
-        except ValidationError as e:
-            first = e.errors()[0]
-            raise HTTPException(
-                422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
-            ) from None
+        req = await json_model(request, StartRequest)
         if not req.consent:
             raise HTTPException(400, "please confirm the consent notice before starting")
         try:
@@ -477,16 +469,7 @@ def create_app(
     async def answer(sid: str, request: Request) -> dict[str, Any]:
         """Answer the pending question in writing (a text interview, or no microphone)."""
         state = st(request)
-        body = await request.body()
-        if len(body) > state.settings.server.max_upload_bytes:
-            raise HTTPException(413, "request too large")
-        try:
-            req = AnswerRequest.model_validate_json(body or b"{}")
-        except ValidationError as e:
-            first = e.errors()[0]
-            raise HTTPException(
-                422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
-            ) from None
+        req = await json_model(request, AnswerRequest)
         await auth.require_owner(request, auth.principal(request), sid)
         if sid in state.live:
             raise HTTPException(409, "this interview is open by voice; answer there")
@@ -728,6 +711,7 @@ async def _run_live(state: AppState, ws: WebSocket, sid: str) -> None:
         audio_out=speaker,
         emit=emit,
         on_finished=finished,
+        resumed=sid in state.seen,
     )
     if sid in state.camera and (make := state.vision_factory()) is not None:
         voice.enable_camera(make, fps=state.settings.perception.video_fps)

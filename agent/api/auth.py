@@ -20,10 +20,11 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, HTTPException, Request, WebSocket
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from agent.accounts.passwords import AccountError
 from agent.accounts.service import LOCAL, SIGNUP_ROLES, Accounts, Principal, SignInRefused
+from agent.api.bodies import json_model
 from agent.errors import SessionNotFoundError
 from agent.store import repo
 
@@ -78,14 +79,6 @@ def _same_origin(headers: Any, host: str | None) -> bool:
     if not origin or origin == "null":
         return origin is None
     return bool(host) and urlsplit(origin).netloc == host
-
-
-def _parse(model: type[BaseModel], body: bytes) -> Any:
-    try:
-        return model.model_validate_json(body or b"{}")
-    except ValidationError as e:
-        first = e.errors()[0]
-        raise HTTPException(422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
 
 
 def _secure(request: Request) -> bool:
@@ -218,7 +211,7 @@ async def register(request: Request) -> dict[str, Any]:
     accounts = _need_accounts(request)
     if not accounts.settings.allow_signup:
         raise HTTPException(403, "sign-up is closed; ask an administrator for an account")
-    creds = _parse(Credentials, await request.body())
+    creds = await json_model(request, Credentials)
     if creds.role not in SIGNUP_ROLES:
         raise HTTPException(422, "role: choose candidate or coach")
     try:
@@ -233,7 +226,7 @@ async def register(request: Request) -> dict[str, Any]:
 async def login(request: Request) -> Response:
     """Sign in: sets the session and CSRF cookies."""
     accounts = _need_accounts(request)
-    creds = _parse(Credentials, await request.body())
+    creds = await json_model(request, Credentials)
     res: Response = await _sign_in(request, accounts, creds)
     return res
 
@@ -294,7 +287,7 @@ async def list_shares(request: Request) -> dict[str, Any]:
 async def add_share(request: Request) -> dict[str, Any]:
     """Share all my reports (past and future) with a coach."""
     accounts = _need_accounts(request)
-    req = _parse(ShareRequest, await request.body())
+    req = await json_model(request, ShareRequest)
     who = principal(request)
     try:
         await asyncio.to_thread(accounts.share, who, req.coach)
@@ -374,7 +367,7 @@ async def admin_accounts(request: Request) -> dict[str, Any]:
 async def admin_set_role(account_id: str, request: Request) -> dict[str, Any]:
     """Admins: change an account's role."""
     accounts = _admin(request)
-    req = _parse(RoleRequest, await request.body())
+    req = await json_model(request, RoleRequest)
     try:
         await asyncio.to_thread(accounts.set_role, account_id, req.role)
     except AccountError as e:

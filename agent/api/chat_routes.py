@@ -21,10 +21,11 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from livekit import rtc
 from livekit.agents import APIError
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from agent.api.auth import principal
+from agent.api.bodies import json_body, json_model, raw_body, read_body
 from agent.brain.types import CandidateProfile
 from agent.chat.coach import CoachReply
 from agent.chat.drill import DrillError, drill_flow
@@ -62,30 +63,6 @@ class DrillRequest(BaseModel):
     consent: bool = False
 
 
-def json_body(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` for a route that parses ``model`` from its raw body itself.
-
-    Such routes read the body directly (to cap its size first), so FastAPI cannot see what they
-    take; this puts it in the OpenAPI spec for clients and for the schemathesis fuzz tests.
-    """
-    schema = model.model_json_schema()
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
-
-
-def raw_body(media_type: str, description: str) -> dict[str, Any]:
-    """``openapi_extra`` for a route whose raw body is text or a file (see `json_body`)."""
-    schema: dict[str, Any] = {"type": "string"}
-    if not media_type.startswith("text/"):
-        schema["format"] = "binary"
-    return {
-        "requestBody": {
-            "required": True,
-            "description": description,
-            "content": {media_type: {"schema": schema}},
-        }
-    }
-
-
 def _state(request: Request) -> Any:
     return request.app.state.mi
 
@@ -110,24 +87,6 @@ async def _ask(request: Request, message: str, cid: str | None) -> tuple[str, Co
         raise HTTPException(422, str(e)) from None
 
 
-def _parse(model: type[BaseModel], body: bytes) -> Any:
-    try:
-        return model.model_validate_json(body or b"{}")
-    except ValidationError as e:
-        first = e.errors()[0]
-        raise HTTPException(422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
-
-
-async def _body(request: Request) -> bytes:
-    limit = _state(request).settings.server.max_upload_bytes
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > limit:
-            raise HTTPException(413, f"too large; the limit is {limit // 1_000_000} MB")
-    return bytes(data)
-
-
 @router.get("/chat", response_class=HTMLResponse)
 async def chat_page(request: Request) -> FileResponse:
     """The coach chat page."""
@@ -138,7 +97,7 @@ async def chat_page(request: Request) -> FileResponse:
 @router.post("/api/chat", openapi_extra=json_body(ChatRequest))
 async def chat(request: Request) -> dict[str, Any]:
     """Answer a typed question (stored with the candidate's data)."""
-    req = _parse(ChatRequest, await _body(request))
+    req = await json_model(request, ChatRequest)
     cid, reply = await _ask(request, req.message, req.conversation_id)
     return {"conversation_id": cid, "reply": reply.model_dump()}
 
@@ -202,7 +161,7 @@ async def chat_voice(request: Request, conversation_id: str | None = None) -> di
     """Answer a spoken question (one recorded clip, transcribed in memory)."""
     if conversation_id is not None and not re.fullmatch(r"[a-f0-9]{1,32}", conversation_id):
         raise HTTPException(422, "conversation_id: invalid")
-    clip = await _body(request)
+    clip = await read_body(request, _state(request).settings.server.max_upload_bytes)
     if not clip:
         raise HTTPException(422, "no recording received")
     audio = await asyncio.to_thread(_decode, clip)
@@ -225,7 +184,7 @@ async def chat_voice(request: Request, conversation_id: str | None = None) -> di
 @router.post("/api/chat/speak", openapi_extra=json_body(SpeakRequest))
 async def speak(request: Request) -> Response:
     """Read a reply aloud with the interviewer's voice (WAV)."""
-    req = _parse(SpeakRequest, await _body(request))
+    req = await json_model(request, SpeakRequest)
     tts = _state(request).voice.tts
     if tts is None:
         raise HTTPException(503, "reading aloud is not available here")
@@ -250,7 +209,7 @@ async def speak(request: Request) -> Response:
 @router.post("/api/drills", openapi_extra=json_body(DrillRequest))
 async def start_drill(request: Request) -> dict[str, Any]:
     """Start a one-question practice of a past question."""
-    req = _parse(DrillRequest, await _body(request))
+    req = await json_model(request, DrillRequest)
     if not req.consent:
         raise HTTPException(400, "please confirm the consent notice before starting")
     state = _state(request)

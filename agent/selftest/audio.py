@@ -171,8 +171,13 @@ async def run_audio_battery(
     personas: Sequence[str] | None = None,
     *,
     max_turns: int = 2,
+    parallel: int = 1,
 ) -> BatteryResult:
-    """The chosen personas (default: all) voiced on each flow, then every check."""
+    """The chosen personas (default: all) voiced on each flow, then every check.
+
+    ``parallel`` cases run at once (each is real time, so this divides the wall time; every
+    case has its own session, and the load it adds is what a few concurrent users add).
+    """
     names = list(personas or PERSONAS)
     # A silent persona should not cost half a minute per question.
     voice = settings.voice.model_copy(
@@ -182,20 +187,21 @@ async def run_audio_battery(
     runtime = await asyncio.to_thread(build_voice_runtime, settings)
     await asyncio.to_thread(runtime.stt.prewarm)
     tts = PiperTTS.from_dir(settings.models.dir / "piper-joe", deterministic=True)
-    cases: list[Case] = []
+    gate = asyncio.Semaphore(max(1, parallel))
     async with open_runner(settings, durable=False, use_db=False) as runner:
-        for flow in flows:
-            for name in names:
-                cases.append(
-                    await run_audio_case(
-                        runtime=runtime,
-                        runner=runner,
-                        settings=settings,
-                        tts=tts,
-                        persona=PERSONAS[name],
-                        flow=flow,
-                        session_id=f"selftest-audio-{flow.id}-{name}",
-                        max_turns=max_turns,
-                    )
+
+        async def one(flow: Flow, name: str) -> Case:
+            async with gate:
+                return await run_audio_case(
+                    runtime=runtime,
+                    runner=runner,
+                    settings=settings,
+                    tts=tts,
+                    persona=PERSONAS[name],
+                    flow=flow,
+                    session_id=f"selftest-audio-{flow.id}-{name}",
+                    max_turns=max_turns,
                 )
+
+        cases = list(await asyncio.gather(*(one(f, n) for f in flows for n in names)))
     return check(cases, extra={"no_cut_off": no_cut_off, "no_talk_over": no_talk_over})

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from livekit.agents import Agent, llm
@@ -41,6 +42,8 @@ HOLD_REPLY = "Sure, take your time."
 REPEAT_PREFIX = "Of course. "
 NOT_CAUGHT = "Sorry, I didn't catch that. Could you say it again?"
 """Said when the candidate spoke but nothing was recognised (a recogniser fault or noise)."""
+RESUME_LINE = "Welcome back. We were on this question: {question}"
+"""Said on a reconnect instead of the greeting (or acknowledgement) heard before the drop."""
 STALLED_LINE = "Sorry, I need a moment to catch up. Your answers so far are saved."
 STALLED_MESSAGE = (
     "The interviewer ran into a problem and is paused. Your answers so far are saved; it "
@@ -91,8 +94,11 @@ class InterviewerAgent(Agent):
         max_transcript_wait_s: float = 20.0,
         collector: DeliveryCollector | None = None,
         ack_after_s: float = 1.5,
+        resumed: bool = False,
     ) -> None:
         super().__init__(instructions="Offline interviewer: lines come from the interview graph.")
+        self._resumed = resumed
+        """A reconnect: continue with the pending question, without the greeting again."""
         self._runner = runner
         self._session_id = session_id
         self._emit = emit
@@ -169,6 +175,9 @@ class InterviewerAgent(Agent):
                 )
                 self._stall()
                 return
+            if self._resumed and step.question and not step.finished:
+                # the greeting and any acknowledgement were heard before the drop
+                step = replace(step, say=RESUME_LINE.format(question=step.question))
             await self._present(step)
 
     async def _present(self, step: Step, *, early: str | None = None) -> None:

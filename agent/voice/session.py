@@ -83,12 +83,34 @@ SESSION_STOPPED = (
 )
 
 
-class BoundedRecognizer(stt.STT[Any]):
+class _Wraps:
+    """Names and warm-up of the wrapped recogniser or voice (``inner``)."""
+
+    inner: stt.STT[Any] | tts.TTS[Any]
+
+    @property
+    def model(self) -> str:
+        """The wrapped model's name."""
+        return self.inner.model
+
+    @property
+    def provider(self) -> str:
+        """The wrapped provider's name."""
+        return self.inner.provider
+
+    def prewarm(self) -> None:
+        """Load the wrapped model early."""
+        self.inner.prewarm()
+
+
+class BoundedRecognizer(_Wraps, stt.STT[Any]):
     """A non-streaming recogniser whose calls end: a piece not transcribed in time fails.
 
     Recognition runs in a worker thread that cannot be interrupted; giving up on a stuck call
     lets the incremental wrapper move on to the pieces after it.
     """
+
+    inner: stt.STT[Any]
 
     def __init__(
         self,
@@ -109,20 +131,6 @@ class BoundedRecognizer(stt.STT[Any]):
         self.timeout_s = timeout_s
         self.per_audio_s = per_audio_s
 
-    @property
-    def model(self) -> str:
-        """The wrapped model's name."""
-        return self.inner.model
-
-    @property
-    def provider(self) -> str:
-        """The wrapped provider's name."""
-        return self.inner.provider
-
-    def prewarm(self) -> None:
-        """Load the wrapped model early."""
-        self.inner.prewarm()
-
     async def _recognize_impl(
         self,
         buffer: utils.AudioBuffer,
@@ -140,7 +148,7 @@ class BoundedRecognizer(stt.STT[Any]):
             raise APITimeoutError("speech recognition took too long", retryable=False) from None
 
 
-class BoundedVoice(tts.TTS[Any]):
+class BoundedVoice(_Wraps, tts.TTS[Any]):
     """One interview's view of a non-streaming voice: a line that stalls or crashes is cut short.
 
     The line ends after the audio it already has (a moment of silence when it has none) and
@@ -148,6 +156,8 @@ class BoundedVoice(tts.TTS[Any]):
     session and the interview goes on with its captions. One wrapper per interview, because
     livekit delivers a voice's errors to every session using that voice object.
     """
+
+    inner: tts.TTS[Any]
 
     def __init__(
         self,
@@ -171,20 +181,6 @@ class BoundedVoice(tts.TTS[Any]):
         self.inner = inner
         self.stall_s = stall_s
         self.on_failure = on_failure
-
-    @property
-    def model(self) -> str:
-        """The wrapped model's name."""
-        return self.inner.model
-
-    @property
-    def provider(self) -> str:
-        """The wrapped provider's name."""
-        return self.inner.provider
-
-    def prewarm(self) -> None:
-        """Load the wrapped voice early."""
-        self.inner.prewarm()
 
     def synthesize(
         self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
@@ -345,7 +341,13 @@ class VoiceInterview:
         emit: EventSink,
         on_finished: Callable[[Step], None] | None = None,
         collector: DeliveryCollector | None = None,
+        resumed: bool = False,
     ) -> None:
+        """Bind an interview to its audio.
+
+        ``resumed`` marks a reconnect of an interview already spoken on this server: the
+        interviewer continues with the pending question instead of greeting again.
+        """
         self.session_id = session_id
         self._runner = runner
         self.bus = EventBus()
@@ -377,6 +379,7 @@ class VoiceInterview:
             ),
             collector=self.collector,
             ack_after_s=settings.voice.ack_after_s,
+            resumed=resumed,
         )
         session_stt = runtime.stt
         if isinstance(session_stt, IncrementalSTT | CloudFirstSTT):

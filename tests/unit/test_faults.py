@@ -756,6 +756,8 @@ async def test_a_dropped_page_reconnects_to_the_pending_question_and_keeps_its_a
             hello = await page.connect()
             q = await page.wait_for(lambda e: e["type"] == "question")
             assert hello["resumed"] is True and q["turn"] == 1  # the same question, again
+            said = await page.wait_for(lambda e: e["type"] == "agent_said", after=q["at"])
+            assert said["text"].startswith("Welcome back.")  # not the acknowledgement again
             spoke = await page.wait_for(
                 lambda e: e["type"] == "agent_state" and e["state"] == "speaking"
             )

@@ -184,7 +184,9 @@ def test_audio_subset_through_the_real_voice_pipeline(tmp_path) -> None:  # type
 
     settings = Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
     flow = shipped_flows()["behavioural"]
-    result = asyncio.run(run_audio_battery(settings, [flow], CI_PERSONAS, max_turns=2))
+    result = asyncio.run(
+        run_audio_battery(settings, [flow], CI_PERSONAS, max_turns=2, parallel=len(CI_PERSONAS))
+    )
     failures = [
         f"{key} {name}: {line}"
         for key, checks in result.violations.items()
