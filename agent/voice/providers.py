@@ -86,6 +86,7 @@ def build_stt(
     deepgram_base_url: str | None = None,
     language: str = "en",
     cpu_threads: int = 2,
+    workers: int = 1,
     beam_size: int = 1,
     fallback: bool = True,
     vad: lk_vad.VAD | None = None,
@@ -98,6 +99,7 @@ def build_stt(
         deepgram_base_url: Deepgram's API root (e.g. a local fake in tests).
         language: Recognition language.
         cpu_threads: Threads for local Whisper.
+        workers: Local Whisper transcriptions at once (interviews sharing the server).
         beam_size: Whisper beam size (1 is fastest).
         fallback: With a key, wrap Deepgram and Whisper in `CloudFirstSTT` (when the
             Whisper model is provisioned). False returns the bare Deepgram plugin.
@@ -114,7 +116,11 @@ def build_stt(
 
     def _whisper() -> WhisperSTT:
         return WhisperSTT(
-            local_dir, language=language, cpu_threads=cpu_threads, beam_size=beam_size
+            local_dir,
+            language=language,
+            cpu_threads=cpu_threads,
+            beam_size=beam_size,
+            workers=workers,
         )
 
     if not deepgram_api_key:

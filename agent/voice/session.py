@@ -256,6 +256,7 @@ def build_voice_runtime(settings: Settings, *, turn_detector: bool = True) -> Vo
         deepgram_api_key=key.get_secret_value() if key else None,
         deepgram_base_url=settings.voice.deepgram_base_url,
         cpu_threads=settings.voice.stt_threads,
+        workers=settings.voice.stt_workers,
         beam_size=settings.voice.stt_beam_size,
         language=settings.voice.language,
     )

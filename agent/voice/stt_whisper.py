@@ -26,6 +26,7 @@ import logging
 import math
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -180,7 +181,9 @@ def check_model_dir(model_dir: Path) -> None:
         )
 
 
-def load_whisper_model(model_dir: Path, *, cpu_threads: int = 2) -> WhisperModel:
+def load_whisper_model(
+    model_dir: Path, *, cpu_threads: int = 2, num_workers: int = 1
+) -> WhisperModel:
     """Load the Whisper model from a local directory, int8 on CPU, without touching the network.
 
     Blocking (about 0.5-2 s): call it from a worker thread when an event loop is running.
@@ -188,6 +191,8 @@ def load_whisper_model(model_dir: Path, *, cpu_threads: int = 2) -> WhisperModel
     Args:
         model_dir: Directory with `REQUIRED_FILES`.
         cpu_threads: Threads CTranslate2 may use for one transcription.
+        num_workers: Transcriptions that may run at once (from different threads); one
+            serializes them.
 
     Returns:
         The loaded ``faster_whisper.WhisperModel``.
@@ -204,6 +209,7 @@ def load_whisper_model(model_dir: Path, *, cpu_threads: int = 2) -> WhisperModel
             device="cpu",
             compute_type="int8",
             cpu_threads=cpu_threads,
+            num_workers=num_workers,
             local_files_only=True,
         )
     except Exception as exc:  # CTranslate2 raises plain RuntimeError/ValueError
@@ -489,6 +495,7 @@ class WhisperSTT(stt.STT[Any]):
         cpu_threads: int = 2,
         beam_size: int = 1,
         model: WhisperModel | None = None,
+        workers: int = 1,
     ) -> None:
         """Create the plugin (does not load the model).
 
@@ -498,6 +505,8 @@ class WhisperSTT(stt.STT[Any]):
             cpu_threads: CTranslate2 threads per transcription.
             beam_size: 1 for lowest latency; 5 gains little on this model (see module docs).
             model: An already loaded model to share (then ``model_dir`` is only a label).
+            workers: Transcriptions run at once (several interviews on one server); the rest
+                wait in this recogniser's own queue, not in the event loop's shared threads.
         """
         super().__init__(
             capabilities=stt.STTCapabilities(
@@ -512,6 +521,8 @@ class WhisperSTT(stt.STT[Any]):
         self._cpu_threads = cpu_threads
         self._beam_size = beam_size
         self._whisper: WhisperModel | None = model
+        self._workers = max(1, workers)
+        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="whisper")
         self._load_lock = threading.Lock()
         self._prewarm_thread: threading.Thread | None = None
 
@@ -543,7 +554,9 @@ class WhisperSTT(stt.STT[Any]):
             return self._whisper
         with self._load_lock:
             if self._whisper is None:
-                self._whisper = load_whisper_model(self._model_dir, cpu_threads=self._cpu_threads)
+                self._whisper = load_whisper_model(
+                    self._model_dir, cpu_threads=self._cpu_threads, num_workers=self._workers
+                )
                 logger.info("whisper model loaded", extra={"model": self.model})
             return self._whisper
 
@@ -590,7 +603,9 @@ class WhisperSTT(stt.STT[Any]):
             model = await asyncio.to_thread(self.load)
         except ModelLoadError as exc:
             raise APIConnectionError(str(exc), retryable=False) from exc
-        result = await asyncio.to_thread(self._transcribe_buffer, model, buffer, lang)
+        result = await asyncio.get_running_loop().run_in_executor(
+            self._pool, self._transcribe_buffer, model, buffer, lang
+        )
         words = [
             TimedString(w.text, start_time=w.start, end_time=w.end, confidence=w.prob)
             for w in result.words
