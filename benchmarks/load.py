@@ -20,8 +20,14 @@ collects at least ``--min-turns`` answers (small N run several rounds). A warm-u
 (discarded) loads the lazily loaded models first. Ends with one `RESULT {json}` line with
 ``max_voice_sessions``, ``max_full_sessions``, per-N figures and ``cores``.
 
+``--speech cloud`` measures the Deepgram configuration instead: the server gets a Deepgram key
+and the URL of the local fake Deepgram (tests/fakes/deepgram_server.py, run in this process),
+which finds speech by energy and answers with a fixed transcript; its voice is a tone. What is
+left on the server is what a worker does with cloud speech (VAD, turn detection, the brain,
+perception), so it sizes workers for that set-up.
+
 Usage: .venv/bin/python benchmarks/load.py [--max-voice 12] [--max-camera 5] [--answers 3]
-       [--min-turns 12] [--seed 7]
+       [--min-turns 12] [--seed 7] [--speech local|cloud]
 Quick run: .venv/bin/python benchmarks/load.py --max-voice 2 --max-camera 1 --answers 1 \
        --min-turns 2
 """
@@ -145,11 +151,14 @@ def _cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def serve(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def serve(
+    data_dir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`interviewer serve` with admission limits raised far beyond what is measured."""
     port = _free_port()
     env = {
         **os.environ,
+        **(extra_env or {}),
         "MOCKINT_DATA_DIR": str(data_dir),
         "MOCKINT_SERVER__MAX_VOICE_SESSIONS": "1000",
         "MOCKINT_SERVER__MAX_CAMERA_SESSIONS": "1000",
@@ -516,10 +525,20 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     load_before = os.getloadavg()
     t0 = time.monotonic()
-    with (
-        tempfile.TemporaryDirectory(prefix="mockint-load-") as tmp,
-        serve(Path(tmp)) as (base, process),
-    ):
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="mockint-load-"))
+        env: dict[str, str] = {}
+        if args.speech == "cloud":
+            sys.path.insert(0, str(ROOT))
+            from tests.fakes.deepgram_server import FakeDeepgram
+
+            fake = stack.enter_context(FakeDeepgram())
+            fake.default_line = ANSWERS[0]
+            env = {
+                "DEEPGRAM_API_KEY": "load-benchmark",
+                "MOCKINT_VOICE__DEEPGRAM_BASE_URL": f"http://127.0.0.1:{fake.port}",
+            }
+        base, process = stack.enter_context(serve(Path(tmp), env))
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             await wait_healthy(http, base, process)
@@ -556,6 +575,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     cores = len(os.sched_getaffinity(0))
     result: dict[str, Any] = {
         "cores": cores,
+        "speech": args.speech,
         "max_voice_sessions": max_voice,
         "max_full_sessions": max_full,
         "targets": TARGETS,
@@ -584,6 +604,14 @@ def main() -> None:
     parser.add_argument("--min-turns", type=int, default=12, help="answers timed per level")
     parser.add_argument("--stagger-s", type=float, default=4.0, help="spread of session starts")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--speech",
+        choices=("local", "cloud"),
+        default="local",
+        help="local: Whisper and Piper on this machine (the default product); cloud: Deepgram "
+        "STT and voice, played by the local fake Deepgram (tests/fakes), so the server's own "
+        "share is measured",
+    )
     args = parser.parse_args()
     result = asyncio.run(main_async(args))
     print(

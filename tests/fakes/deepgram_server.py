@@ -4,7 +4,7 @@ The plugin takes a base URL, so tests point it here. Speech recognition speaks t
 protocol (``/v1/listen`` WebSocket: linear16 audio in; ``Results`` JSON out; ``KeepAlive``,
 ``Finalize`` and ``CloseStream`` honoured). It cannot recognise words, so it finds speech by
 energy and, when an utterance ends (0.8 s of quiet, Finalize or CloseStream), answers with the
-next line of ``script`` spread over the speech as word timings, with an interim result per
+next line of ``script`` (or ``default_line``) spread over the speech as word timings, with an interim result per
 second of speech. ``stt_mode`` injects faults: ``drop`` (close the socket after
 ``fault_after_s`` of speech) and ``stall`` (go silent after ``fault_after_s`` of speech).
 
@@ -84,7 +84,12 @@ class _Listener:
         start = self.speech_start if self.speech_start is not None else self.pos
         end = self.last_voice if final else self.pos
         script = self.server.script
-        line = (script[0] if script else "") if not final else (script.popleft() if script else "")
+        fallback = self.server.default_line
+        line = (
+            (script[0] if script else fallback)
+            if not final
+            else (script.popleft() if script else fallback)
+        )
         words = line.split()
         if not final:
             words = words[: max(1, int(len(words) * min(1.0, self.speech_s / 4)))]
@@ -128,6 +133,8 @@ class FakeDeepgram(BackgroundServer):
         self.tts_mode = "normal"
         self.fault_after_s = 1.0
         self.script: collections.deque[str] = collections.deque()
+        self.default_line = ""
+        """Transcript of utterances once ``script`` is used up (the load benchmark sets one)."""
         self.finals: list[str] = []
         self.connections: list[dict[str, Any]] = []
         self.spoken: list[str] = []
