@@ -152,7 +152,7 @@ def _cpu_seconds(pid: int) -> float:
 
 @contextlib.contextmanager
 def serve(
-    data_dir: Path, extra_env: dict[str, str] | None = None
+    data_dir: Path, extra_env: dict[str, str] | None = None, log: Path | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`interviewer serve` with admission limits raised far beyond what is measured."""
     port = _free_port()
@@ -162,7 +162,7 @@ def serve(
         "MOCKINT_DATA_DIR": str(data_dir),
         "MOCKINT_SERVER__MAX_VOICE_SESSIONS": "1000",
         "MOCKINT_SERVER__MAX_CAMERA_SESSIONS": "1000",
-        "MOCKINT_LOG_LEVEL": "ERROR",
+        "MOCKINT_LOG_LEVEL": "WARNING" if log is not None else "ERROR",
         "PYTHONUNBUFFERED": "1",
     }
     process = subprocess.Popen(
@@ -170,7 +170,7 @@ def serve(
         env=env,
         cwd=data_dir,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("ab") if log is not None else subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -538,7 +538,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 "DEEPGRAM_API_KEY": "load-benchmark",
                 "MOCKINT_VOICE__DEEPGRAM_BASE_URL": f"http://127.0.0.1:{fake.port}",
             }
-        base, process = stack.enter_context(serve(Path(tmp), env))
+        base, process = stack.enter_context(serve(Path(tmp), env, args.server_log))
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             await wait_healthy(http, base, process)
@@ -604,6 +604,9 @@ def main() -> None:
     parser.add_argument("--min-turns", type=int, default=12, help="answers timed per level")
     parser.add_argument("--stagger-s", type=float, default=4.0, help="spread of session starts")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--server-log", type=Path, default=None, help="append the server's warnings here"
+    )
     parser.add_argument(
         "--speech",
         choices=("local", "cloud"),
