@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -31,7 +30,7 @@ from sqlmodel import Session
 from agent.accounts.service import Accounts
 from agent.api import auth
 from agent.api.admission import Admission
-from agent.api.bodies import json_body, json_model, raw_body, read_body
+from agent.api.bodies import CONTROL_CHARS, json_body, json_model, raw_body, read_body
 from agent.api.chat_routes import router as chat_router
 from agent.brain.types import CandidateProfile
 from agent.coach.library import FlowLibrary, check_flow_text, preview
@@ -101,10 +100,6 @@ class _SidLock:
     users: int = 0
 
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-"""Control characters other than tab and newline: dropped from typed answers."""
-
-
 class AnswerRequest(BaseModel):
     """A typed answer to the pending question."""
 
@@ -117,7 +112,7 @@ class AnswerRequest(BaseModel):
     @classmethod
     def _printable(cls, text: str) -> str:
         # control characters (a NUL is refused by PostgreSQL) become spaces; nothing else changes
-        cleaned = _CONTROL_CHARS.sub(" ", text)
+        cleaned = CONTROL_CHARS.sub(" ", text)
         if not cleaned.strip():
             raise ValueError("the answer is empty")
         return cleaned

@@ -6,12 +6,17 @@ held in memory) and parse it here; a malformed one is a 422 naming the first bad
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
+
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+"""Control characters other than tab and newline: typed text loses them (PostgreSQL refuses a
+NUL, the voice fails on one)."""
 
 
 async def read_body(request: Request, limit: int) -> bytes:

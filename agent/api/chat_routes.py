@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from agent.api.auth import principal
-from agent.api.bodies import json_body, json_model, raw_body, read_body
+from agent.api.bodies import CONTROL_CHARS, json_body, json_model, raw_body, read_body
 from agent.brain.types import CandidateProfile
 from agent.chat.coach import CoachReply
 from agent.chat.drill import DrillError, drill_flow
@@ -38,7 +38,6 @@ router = APIRouter()
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
 
 MAX_SPEAK_CHARS = 3000
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 MAX_CLIP_SECONDS = 120
 
 
@@ -188,7 +187,7 @@ async def speak(request: Request) -> Response:
     tts = _state(request).voice.tts
     if tts is None:
         raise HTTPException(503, "reading aloud is not available here")
-    text = _CONTROL_CHARS.sub(" ", req.text).strip()  # a NUL made the voice fail outright
+    text = CONTROL_CHARS.sub(" ", req.text).strip()  # a NUL made the voice fail outright
     if not text:
         raise HTTPException(422, "text: there is nothing to read aloud")
     try:
