@@ -2,11 +2,12 @@
 
 `CloudFirstSTT` streams to the cloud recogniser and keeps, in memory, the audio the cloud has
 not yet confirmed with a final transcript. When the cloud stream fails (connection refused or
-dropped, an error) or stalls (speech was heard and nothing came back for ``switch_after_s``),
-the stream switches to the local recogniser and *replays* that unconfirmed audio into it, so
-the utterance in progress is transcribed locally instead of being lost. The switch happens
-within ``switch_after_s`` of the fault; a stream that switched stays local (a session keeps
-one stream), and new streams try the cloud again after ``retry_cloud_after_s``.
+dropped, an error) or stalls (speech was heard and nothing came back: for ``switch_after_s``
+after the speech ended, or for ``switch_after_s`` plus the usual gap between interim results
+while it goes on), the stream switches to the local recogniser and *replays* that unconfirmed
+audio into it, so the utterance in progress is transcribed locally instead of being lost. A
+stream that switched stays local (a session keeps one stream), and new streams try the cloud
+again after ``retry_cloud_after_s``.
 
 The local side is an `IncrementalSTT`; a per-session copy made by `with_filter` applies the
 same echo filter and fluency hook to cloud transcripts too (the cloud's word timings and the
@@ -43,6 +44,9 @@ _KEEP_BEFORE_S = 0.3
 """Audio kept before the last confirmed position (a word's onset can start a little early)."""
 _MIN_SPEECH_S = 0.4
 """Speech shorter than this (a cough, a click) does not arm the stall watchdog."""
+_INTERIM_GAP_S = 1.5
+"""How long a healthy cloud may go between transcripts while the candidate keeps speaking
+(interim results come about once per second of speech, later when the words are sparse)."""
 
 
 @dataclass
@@ -81,8 +85,8 @@ class CloudFirstSTT(stt.STT[Any]):
             cloud: A streaming cloud recogniser (the Deepgram plugin).
             local: The local incremental recogniser used after a fault.
             vad: Finds speech in the input, so a silent cloud can be told from a stalled one.
-            switch_after_s: Connection timeout, and how long heard speech may go without any
-                cloud transcript before the cloud counts as stalled.
+            switch_after_s: Connection timeout, and how long after heard speech ends the cloud
+                may go without a transcript before it counts as stalled.
             retry_cloud_after_s: After a fault, how long to stay local.
             health: Shared fault state (one per process).
             drop_if: Cloud transcripts for which this returns True are discarded (echo).
@@ -200,6 +204,8 @@ class _CloudFirstStream(stt.RecognizeStream):
         last_cloud = time.monotonic()  # when the cloud last sent a transcript
         speaking = False  # what the session was told (START/END_OF_SPEECH)
         heard_since: float | None = None  # monotonic time unanswered speech began
+        voiced = False  # whether the VAD hears speech now
+        quiet_since = 0.0  # monotonic time the VAD last heard speech end
         vad_stream = p._vad.stream()
         pending = 0
         closing: set[asyncio.Future[None]] = set()
@@ -310,9 +316,15 @@ class _CloudFirstStream(stt.RecognizeStream):
             active.end_input()
 
         async def watch_vad() -> None:
-            nonlocal heard_since, vad_pos, confirmed
+            nonlocal heard_since, vad_pos, confirmed, voiced, quiet_since
             async for ev in vad_stream:
-                if self.mode != "cloud" or ev.type != VADEventType.INFERENCE_DONE:
+                if self.mode != "cloud":
+                    continue
+                if ev.type == VADEventType.END_OF_SPEECH:
+                    voiced, quiet_since = False, time.monotonic()
+                elif ev.type == VADEventType.START_OF_SPEECH:
+                    voiced = True
+                if ev.type != VADEventType.INFERENCE_DONE:
                     continue
                 vad_pos += sum(_dur(f) for f in ev.frames)
                 if ev.speaking:
@@ -327,11 +339,27 @@ class _CloudFirstStream(stt.RecognizeStream):
                     confirmed = max(confirmed, vad_pos - 0.5)
                     trim()
 
+        def overdue_at() -> float | None:
+            """When the cloud's silence about heard speech becomes a stall (None: owes nothing).
+
+            While the candidate speaks, a healthy cloud sends an interim result at least every
+            ``_INTERIM_GAP_S`` plus ``switch_after_s``; once the speech ends, the final is due
+            ``switch_after_s`` after the end (an end soon after the last interim must not
+            count as a stall), never later than the speaking bound.
+            """
+            if heard_since is None:
+                return None
+            if voiced:
+                return heard_since + _INTERIM_GAP_S + p.switch_after_s
+            ended_at = min(max(heard_since, quiet_since), heard_since + _INTERIM_GAP_S)
+            return ended_at + p.switch_after_s
+
         async def watchdog() -> None:
             while self.mode == "cloud":
                 await asyncio.sleep(0.05)
-                if heard_since is not None and time.monotonic() - heard_since > p.switch_after_s:
-                    switch_to_local("stalled", heard_since + p.switch_after_s)
+                due = overdue_at()
+                if due is not None and time.monotonic() > due:
+                    switch_to_local("stalled", due)
 
         async def pump() -> None:
             nonlocal heard_since
@@ -375,12 +403,12 @@ async def _until(stream: stt.RecognizeStream, switched: asyncio.Event) -> Any:
     """Events of ``stream`` until it ends or the stream switched away from it."""
     it = stream.__aiter__()
     stop = asyncio.ensure_future(switched.wait())
+    nxt: asyncio.Future[Any] | None = None
     try:
         while True:
             nxt = asyncio.ensure_future(it.__anext__())
             done, _ = await asyncio.wait({nxt, stop}, return_when=asyncio.FIRST_COMPLETED)
             if nxt not in done:
-                nxt.cancel()
                 return
             try:
                 yield nxt.result()
@@ -388,6 +416,14 @@ async def _until(stream: stt.RecognizeStream, switched: asyncio.Event) -> Any:
                 return
     finally:
         stop.cancel()
+        if nxt is not None:
+            if nxt.done():
+                # Read the outcome (end of stream, or an error handled elsewhere) so it is
+                # never reported as an exception nobody retrieved.
+                if not nxt.cancelled():
+                    nxt.exception()
+            else:
+                nxt.cancel()
 
 
 def _dur(frame: rtc.AudioFrame) -> float:

@@ -5,8 +5,9 @@ protocol (``/v1/listen`` WebSocket: linear16 audio in; ``Results`` JSON out; ``K
 ``Finalize`` and ``CloseStream`` honoured). It cannot recognise words, so it finds speech by
 energy and, when an utterance ends (0.8 s of quiet, Finalize or CloseStream), answers with the
 next line of ``script`` (or ``default_line``) spread over the speech as word timings, with an interim result per
-second of speech. ``stt_mode`` injects faults: ``drop`` (close the socket after
-``fault_after_s`` of speech) and ``stall`` (go silent after ``fault_after_s`` of speech).
+second of speech (``interim_every_s``). ``stt_mode`` injects faults: ``drop`` (close the socket after
+``fault_after_s`` of speech) and ``stall`` (go silent after ``fault_after_s`` of speech);
+``stt_delay_s`` delays every result by that much, like a slow but healthy service.
 
 Speech synthesis accepts the WebSocket (``Speak``/``Flush``/``Close``) and HTTP shapes and
 returns a quiet tone whose length follows the text; ``tts_mode`` ``"500"`` refuses and
@@ -51,7 +52,7 @@ class _Listener:
         self.speech_start: float | None = None
         self.last_voice = 0.0
         self.speech_s = 0.0
-        self.next_interim = 1.0
+        self.next_interim = server.interim_every_s
         self.faulted = False
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
@@ -66,11 +67,11 @@ class _Listener:
             if self.speech_start is None:
                 self.speech_start = self.pos
                 self.speech_s = 0.0
-                self.next_interim = 1.0
+                self.next_interim = self.server.interim_every_s
             self.last_voice = self.pos + dur
             self.speech_s += dur
             if self.speech_s >= self.next_interim:
-                self.next_interim += 1.0
+                self.next_interim += self.server.interim_every_s
                 out.append(self.result(final=False))
         self.pos += dur
         if self.speech_start is not None and self.pos - self.last_voice >= END_SILENCE_S:
@@ -132,6 +133,10 @@ class FakeDeepgram(BackgroundServer):
         self.stt_mode = "normal"
         self.tts_mode = "normal"
         self.fault_after_s = 1.0
+        self.stt_delay_s = 0.0
+        """Each recognition result is sent this long after it was due (in order)."""
+        self.interim_every_s = 1.0
+        """An interim result per this many seconds of speech."""
         self.script: collections.deque[str] = collections.deque()
         self.default_line = ""
         """Transcript of utterances once ``script`` is used up (the load benchmark sets one)."""
@@ -166,6 +171,23 @@ class FakeDeepgram(BackgroundServer):
             conn = _Listener(
                 self, int(query.get("sample_rate", 16000)), int(query.get("channels", 1))
             )
+            outbox: asyncio.Queue[tuple[float, str]] = asyncio.Queue()
+
+            async def send_later() -> None:
+                while True:
+                    due, text = await outbox.get()
+                    await asyncio.sleep(max(0.0, due - time.monotonic()))
+                    await ws.send_text(text)
+                    outbox.task_done()
+
+            sender = asyncio.create_task(send_later())
+
+            async def send(item: dict[str, Any]) -> None:
+                if self.stt_delay_s > 0:
+                    outbox.put_nowait((time.monotonic() + self.stt_delay_s, json.dumps(item)))
+                else:
+                    await ws.send_text(json.dumps(item))
+
             try:
                 while True:
                     msg = await ws.receive()
@@ -186,19 +208,22 @@ class FakeDeepgram(BackgroundServer):
                                 return
                             continue
                         for item in out:
-                            await ws.send_text(json.dumps(item))
+                            await send(item)
                         continue
                     kind = json.loads(msg.get("text") or "{}").get("type")
                     if conn.faulted or kind == "KeepAlive":
                         continue
                     if kind in ("Finalize", "CloseStream"):
                         for item in conn.finish():
-                            await ws.send_text(json.dumps(item))
+                            await send(item)
                     if kind == "CloseStream":
+                        await outbox.join()  # the delayed results go out first
                         await ws.close()
                         return
             except (WebSocketDisconnect, RuntimeError):
                 return
+            finally:
+                sender.cancel()
 
         @app.websocket("/v1/speak")
         async def speak_ws(ws: WebSocket) -> None:

@@ -139,6 +139,30 @@ async def test_cloud_transcripts_pass_through_with_fillers_and_fluency_pieces(
     assert stt.SpeechEventType.INTERIM_TRANSCRIPT in types
 
 
+async def test_a_slow_but_healthy_cloud_is_not_taken_for_a_stalled_one(
+    deepgram: FakeDeepgram, answer_frames: list[rtc.AudioFrame]
+) -> None:
+    """Sparse interim results, each 0.5 s late (a busy machine or network): no switch.
+
+    The final comes 0.8 s of quiet plus the delay after the speech, well over
+    ``switch_after_s`` after the last interim result; that is not a stall.
+    """
+    deepgram.stt_mode = "normal"
+    deepgram.stt_delay_s = 0.5
+    deepgram.interim_every_s = 2.0
+    deepgram.script.clear()
+    deepgram.script.append(CLOUD_SAYS)
+    try:
+        recogniser = _stt(deepgram.listen_url)
+        events, stream = await _run(recogniser, answer_frames)
+    finally:
+        deepgram.stt_delay_s = 0.0
+        deepgram.interim_every_s = 1.0
+    assert recogniser.health.switches == 0, recogniser.health.last_reason
+    assert stream.mode == "cloud"
+    assert _finals(events) == CLOUD_SAYS
+
+
 @pytest.mark.parametrize("fault", ["drop", "stall"])
 async def test_mid_utterance_outage_switches_to_local_within_2s_and_loses_nothing(
     deepgram: FakeDeepgram, answer_frames: list[rtc.AudioFrame], fault: str
