@@ -12,8 +12,9 @@ frame; the source is reported).
 
 Response latency is end of the candidate's speech (the last 20 ms chunk holding speech was
 sent) → the first byte of the interviewer's next audio, as the client sees it. For every N it
-prints p50/p95 with a per-stage split (end of speech → answer submitted, i.e. end-of-turn wait
-plus the STT tail; brain step; line → first audio) and the server's CPU use, then finds the
+prints p50/p95 with a per-stage split (end of speech → the server hearing it end, the last final
+transcript, the turn taken, the answer submitted; brain step; line → first audio; the
+client's own lag) and the CPU use of the server and of this client, then finds the
 largest N whose p95 stays within 1.2× the p95 of a single session (every smaller N passing
 too). Two series: voice-only sessions, and full sessions with the camera on. Each level
 collects at least ``--min-turns`` answers (small N run several rounds). A warm-up session
@@ -73,6 +74,16 @@ TOLERANCE = 1.2
 """A level passes when its p95 is at most this times the single-session p95."""
 TARGETS = {"voice": 8, "full": 3}
 """What the product aims for on 2 cores."""
+STAGES = (
+    "vad_end_ms",
+    "final_ms",
+    "turn_ms",
+    "eou_stt_ms",
+    "brain_ms",
+    "tts_first_ms",
+    "client_lag_ms",
+)
+"""Per-answer stages reported (see `Turn`); the first four count from the end of speech."""
 WAIT_S = 90.0
 """Longest wait for any one interviewer reaction before a session counts as failed."""
 
@@ -138,13 +149,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its live children (all threads), from /proc."""
+def _cpu_seconds(pid: int, *, children: bool = True) -> float:
+    """User + system CPU seconds of a process (all threads) and its live children, from /proc."""
     total = 0.0
     with contextlib.suppress(OSError):
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        for task in Path(f"/proc/{pid}/task").iterdir():
+        for task in Path(f"/proc/{pid}/task").iterdir() if children else ():
             for child in (task / "children").read_text().split():
                 total += _cpu_seconds(int(child))
     return total
@@ -207,6 +218,14 @@ class Turn:
     brain_ms: float | None
     tts_first_ms: float | None
     first_is_next_line: bool
+    vad_end_ms: float | None = None
+    """End of speech → the server's "listening" state (its VAD heard the speech end)."""
+    final_ms: float | None = None
+    """End of speech → the last final transcript before the turn was taken."""
+    turn_ms: float | None = None
+    """End of speech → the turn taken (the server's own clock on "user_said")."""
+    client_lag_ms: float | None = None
+    """Server clock on "user_said" → this client reading it (the client's own lag)."""
     """The first audio was the next question itself, not a "one moment" or another line."""
 
 
@@ -279,6 +298,13 @@ class Candidate:
         said = next((t for t, e in self.events if t >= reply and e["type"] == "agent_said"), None)
         said_audio = next((t for t in self.audio_at if said is not None and t >= said), None)
         lines = [t for t, e in self.events if t <= first and e["type"] == "agent_said"]
+        until = submitted if submitted is not None else reply
+        vad_end = next(
+            (t for t, e in within if e["type"] == "user_state" and e["state"] == "listening"),
+            None,
+        )
+        finals = [t for t, e in within if t <= until and e["type"] == "hearing" and e["final"]]
+        said_at = [(t, e) for t, e in within if t <= until and e["type"] == "user_said"]
         return Turn(
             total_ms=(first - t_end) * 1000,
             eou_stt_ms=(submitted - t_end) * 1000 if submitted is not None else None,
@@ -287,6 +313,10 @@ class Candidate:
             if said is not None and said_audio is not None
             else None,
             first_is_next_line=bool(lines) and lines[-1] >= reply,
+            vad_end_ms=(vad_end - t_end) * 1000 if vad_end is not None else None,
+            final_ms=(finals[-1] - t_end) * 1000 if finals else None,
+            turn_ms=(float(said_at[-1][1]["t"]) - t_end) * 1000 if said_at else None,
+            client_lag_ms=(said_at[-1][0] - float(said_at[-1][1]["t"])) * 1000 if said_at else None,
         )
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -392,6 +422,8 @@ class Level:
     failed: int
     server_cpu_cores: float
     errors: list[str]
+    client_cpu_cores: float = 0.0
+    """This benchmark's own process (the candidates, and the fake Deepgram in cloud mode)."""
     next_line_first: int = 0
     """Answers whose first reply audio was the next question (not an acknowledgement)."""
 
@@ -410,6 +442,7 @@ class Level:
             "next_line_first": self.next_line_first,
             "failed_sessions": self.failed,
             "server_cpu_cores": round(self.server_cpu_cores, 2),
+            "client_cpu_cores": round(self.client_cpu_cores, 2),
             "errors": self.errors[:3],
         }
 
@@ -430,8 +463,9 @@ async def run_level(
 ) -> Level:
     """N concurrent interviews, repeated in rounds until ``min_turns`` answers were timed."""
     totals: list[float] = []
-    stages: dict[str, list[float]] = {"eou_stt_ms": [], "brain_ms": [], "tts_first_ms": []}
+    stages: dict[str, list[float]] = {key: [] for key in STAGES}
     failed, errors, next_line_first = 0, [], 0
+    own0 = _cpu_seconds(os.getpid(), children=False)
     cpu0, wall0 = _cpu_seconds(pid), time.monotonic()
     while len(totals) < min_turns:
         group = [
@@ -445,11 +479,8 @@ async def run_level(
             for t in c.turns:
                 totals.append(t.total_ms)
                 next_line_first += t.first_is_next_line
-                for key, value in (
-                    ("eou_stt_ms", t.eou_stt_ms),
-                    ("brain_ms", t.brain_ms),
-                    ("tts_first_ms", t.tts_first_ms),
-                ):
+                for key in STAGES:
+                    value = getattr(t, key)
                     if value is not None:
                         stages[key].append(value)
             if c.error is not None:
@@ -457,8 +488,19 @@ async def run_level(
                 errors.append(c.error)
         if failed or not any(c.turns for c in group):
             break
-    cpu = (_cpu_seconds(pid) - cpu0) / (time.monotonic() - wall0)
-    return Level(n, totals, stages, failed, cpu, errors, next_line_first)
+    wall = time.monotonic() - wall0
+    cpu = (_cpu_seconds(pid) - cpu0) / wall
+    own = (_cpu_seconds(os.getpid(), children=False) - own0) / wall
+    return Level(
+        n,
+        totals,
+        stages,
+        failed,
+        cpu,
+        errors,
+        next_line_first=next_line_first,
+        client_cpu_cores=own,
+    )
 
 
 def largest_within(levels: list[Level], limit_ms: float) -> int:
@@ -487,7 +529,8 @@ async def series(
         print(
             f"{name:5s} N={n:2d}: p50 {s['p50_ms']} ms  p95 {s['p95_ms']} ms  "
             f"({s['turns']} answers, {s['next_line_first']} answered straight with the next "
-            f"line, {level.failed} sessions failed, server {s['server_cpu_cores']} cores)  "
+            f"line, {level.failed} sessions failed, server {s['server_cpu_cores']} cores, "
+            f"load client {s['client_cpu_cores']} cores)  "
             f"stages p50 {s['stages_p50_ms']}",
             flush=True,
         )
