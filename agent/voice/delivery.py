@@ -128,9 +128,10 @@ class DeliveryCollector:
         reaches the voice session as a late turn; its words already counted and must not
         become the answer to the next question.
         """
-        for used in self._consumed:
+        for used in list(self._consumed):
             if used and used in text:
                 text = text.replace(used, " ", 1)
+                self._consumed.remove(used)  # one piece cancels one late copy of itself
         return " ".join(text.split())
 
     async def measure_answer(self) -> tuple[dict[str, Any] | None, tuple[float, float] | None]:

@@ -114,6 +114,7 @@ class InterviewerAgent(Agent):
         self.answers_submitted = 0
         self.finished = False
         self._partial: list[str] = []
+        self._submitted_at = 0.0  # wall clock (livekit's turn times) of the last submitted answer
         self._partial_task: asyncio.Task[None] | None = None
         self._user_speaking = False
         self.continue_wait_s = continue_wait_s
@@ -201,11 +202,13 @@ class InterviewerAgent(Agent):
     ) -> None:
         """Route one completed user turn; never lets livekit generate a reply itself."""
         text = (new_message.text_content or "").strip()
+        started = (new_message.metrics or {}).get("started_speaking_at")
         async with self._lock:
-            await self._handle_turn(text)
+            await self._handle_turn(text, started_at=started)
         raise StopResponse()
 
-    async def _handle_turn(self, text: str) -> None:
+    async def _handle_turn(self, text: str, *, started_at: float | None = None) -> None:
+        """Take one user turn; ``started_at`` is when its speech began (wall clock), if known."""
         if self.finished or self.closing:
             return
         self._unheard = False
@@ -218,7 +221,10 @@ class InterviewerAgent(Agent):
             return
         if self._pending is None:
             return
-        if self.collector is not None:
+        if self.collector is not None and (started_at is None or started_at < self._submitted_at):
+            # Speech from before the last answer was submitted: its transcript may have come
+            # late, and words already in that answer must not answer the next question. (A
+            # turn begun later is new speech, even when it repeats an earlier answer.)
             text = self.collector.fresh_text(text)
             if not text:
                 return  # a late transcript of an answer already submitted
@@ -423,6 +429,7 @@ class InterviewerAgent(Agent):
                 await self._submit(text)
 
     async def _submit(self, text: str) -> None:
+        self._submitted_at = time.time()
         self._cancel_silence()
         self._unheard = False
         if self.collector is not None:

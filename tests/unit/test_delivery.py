@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from agent.brain.cues import delivery_cue
 from agent.brain.types import CandidateProfile
 from agent.interview import open_runner
 from agent.report.schema import Report
-from agent.voice.delivery import fluency_settings_for
+from agent.voice.delivery import DeliveryCollector, fluency_settings_for
+from agent.voice.stt_incremental import HeardPiece
 from perception.fluency import FluencySettings
 from scoring.delivery import DeliveryPrefs, delivery_score, presence_score
 
@@ -196,3 +198,18 @@ async def test_non_native_pace_widens_the_slow_down_cue_and_prefs_are_kept(
             said[non_native] = [step.say]
     assert "speaking quite fast" in said[False][0]
     assert "speaking quite fast" not in said[True][0]
+
+
+def _piece(text: str) -> HeardPiece:
+    return HeardPiece(t0=0.0, pcm=np.zeros(1600, np.int16), sample_rate=16000, words=(), text=text)
+
+
+def test_a_used_piece_cancels_one_late_copy_of_itself() -> None:
+    collector = DeliveryCollector()
+    collector.add_piece(_piece("I think so."))
+    collector.add_piece(_piece("We shipped it in May."))
+    assert collector.take_text() == "I think so. We shipped it in May."
+    # The session's late turn repeats pieces already submitted: only new words are left.
+    assert collector.fresh_text("We shipped it in May. And then") == "And then"
+    # Each used piece cancels one copy: the same words said again are kept.
+    assert collector.fresh_text("We shipped it in May.") == "We shipped it in May."

@@ -107,6 +107,27 @@ async def test_two_second_thinking_pause_does_not_end_the_turn(
             await h.aclose()
 
 
+async def test_the_same_words_twice_answer_two_questions(
+    runtime, voice, settings, brain, mini_flow
+) -> None:  # type: ignore[no-untyped-def]
+    """Words already used are only dropped from late transcripts, not from a new answer."""
+    async with open_runner(settings, brain=brain, durable=False, use_db=False) as runner:
+        h = await harness(runtime, settings, brain, mini_flow, runner)
+        try:
+            await h.wait_listening(within=90)
+            pcm = await say(voice, "I have five years of Python experience at a payments company.")
+            for turn in (1, 2):
+                t_end = await h.speak(pcm + silence(0.1))
+                said = await h.wait_for(lambda e: e["type"] == "agent_said", within=45, after=t_end)
+                await h.wait_listening(within=60, after=said["at"] - 0.001)
+                state = await runner.current("v")
+                assert state.turn == turn
+            answers = [e["text"] for e in h.captured.events if e["type"] == "answer_submitted"]
+            assert len(answers) == 2 and all("python" in a.lower() for a in answers), answers
+        finally:
+            await h.aclose()
+
+
 async def test_barge_in_stops_playback_and_repeat_request_repeats(
     runtime, voice, settings, brain, mini_flow
 ) -> None:  # type: ignore[no-untyped-def]
