@@ -173,7 +173,9 @@ def serve(
         "MOCKINT_DATA_DIR": str(data_dir),
         "MOCKINT_SERVER__MAX_VOICE_SESSIONS": "1000",
         "MOCKINT_SERVER__MAX_CAMERA_SESSIONS": "1000",
-        "MOCKINT_LOG_LEVEL": "WARNING" if log is not None else "ERROR",
+        "MOCKINT_LOG_LEVEL": os.environ.get("LOAD_SERVER_LOG_LEVEL", "WARNING")
+        if log is not None
+        else "ERROR",
         "PYTHONUNBUFFERED": "1",
     }
     process = subprocess.Popen(
