@@ -17,7 +17,9 @@ transcript, the turn taken, the answer submitted; brain step; line → first aud
 client's own lag) and the CPU use of the server and of this client, then finds the
 largest N whose p95 stays within 1.2× the p95 of a single session (every smaller N passing
 too). Two series: voice-only sessions, and full sessions with the camera on. Each level
-collects at least ``--min-turns`` answers (small N run several rounds). A warm-up session
+collects at least ``--min-turns`` answers (small N run several rounds), the answer texts
+said in turn; p50/p95 are taken over the same number of each answer (answers differ in how
+soon their end is taken, so only the same mix compares levels fairly). A warm-up session
 (discarded) loads the lazily loaded models first. Ends with one `RESULT {json}` line with
 ``max_voice_sessions``, ``max_full_sessions``, per-N figures and ``cores``.
 
@@ -39,6 +41,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib.util
+import itertools
 import json
 import os
 import random
@@ -220,6 +223,8 @@ class Turn:
     brain_ms: float | None
     tts_first_ms: float | None
     first_is_next_line: bool
+    answer: int = 0
+    """Which of `ANSWERS` was said."""
     vad_end_ms: float | None = None
     """End of speech → the server's "listening" state (its VAD heard the speech end)."""
     final_ms: float | None = None
@@ -241,6 +246,8 @@ class Candidate:
     frames: list[bytes] | None
     fps: float
     rng: random.Random
+    next_answer: Iterator[int]
+    """Shared by a level's candidates, so every level says each answer equally often."""
     events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     audio_at: list[float] = field(default_factory=list)
     turns: list[Turn] = field(default_factory=list)
@@ -265,21 +272,21 @@ class Candidate:
             async with self.http.ws_connect(ws_url, max_msg_size=0) as ws:
                 tasks.append(asyncio.create_task(self._read(ws)))
                 await self._wait(lambda e: e["type"] == "hello", after=0.0)
-                first_answer = self.rng.randrange(len(self.answers))
                 tasks.append(asyncio.create_task(self._microphone(ws)))
                 if self.frames is not None:
                     tasks.append(asyncio.create_task(self._camera(ws_url + "/video")))
                 greeting, _ = await self._wait(lambda e: e["type"] == "agent_said", after=0.0)
                 await self._wait_spoken(after=greeting)
-                for i in range(n_answers):
+                for _ in range(n_answers):
                     # the candidate collects themselves after the question
                     await asyncio.sleep(self.rng.uniform(0.3, 0.8))
-                    t_end = await self._say(self.answers[(first_answer + i) % len(self.answers)])
+                    which = next(self.next_answer) % len(self.answers)
+                    t_end = await self._say(self.answers[which])
                     first = await self._first_audio(after=t_end)
                     reply, event = await self._wait(
                         lambda e: e["type"] in ("question", "finished"), after=t_end
                     )
-                    self.turns.append(self._turn(t_end, first, reply))
+                    self.turns.append(self._turn(t_end, first, reply, which))
                     if event["type"] == "finished":
                         break
                     await self._wait_spoken(after=reply)
@@ -292,7 +299,7 @@ class Candidate:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _turn(self, t_end: float, first: float, reply: float) -> Turn:
+    def _turn(self, t_end: float, first: float, reply: float, which: int) -> Turn:
         """Split one answer's wait using the events between its end and the next question."""
         within = [(t, e) for t, e in self.events if t_end < t <= reply]
         submitted = next((t for t, e in within if e["type"] == "answer_submitted"), None)
@@ -315,6 +322,7 @@ class Candidate:
             if said is not None and said_audio is not None
             else None,
             first_is_next_line=bool(lines) and lines[-1] >= reply,
+            answer=which,
             vad_end_ms=(vad_end - t_end) * 1000 if vad_end is not None else None,
             final_ms=(finals[-1] - t_end) * 1000 if finals else None,
             turn_ms=(float(said_at[-1][1]["t"]) - t_end) * 1000 if said_at else None,
@@ -426,6 +434,28 @@ class Level:
     errors: list[str]
     client_cpu_cores: float = 0.0
     """This benchmark's own process (the candidates, and the fake Deepgram in cloud mode)."""
+    answer_ids: list[int] = field(default_factory=list)
+    """`Turn.answer` of each of ``totals_ms``."""
+
+    def balanced(self) -> list[float]:
+        """The totals with every answer text equally often (the first k of each).
+
+        Answers differ in how soon their end is taken (a falling tone is taken at once, an
+        open-sounding end waits longer), so percentiles compare like with like only over the
+        same mix. Falls back to all totals when some answer was never said.
+        """
+        by_answer: dict[int, list[float]] = {}
+        for value, which in zip(self.totals_ms, self.answer_ids, strict=True):
+            by_answer.setdefault(which, []).append(value)
+        if len(by_answer) < len(ANSWERS):
+            return self.totals_ms
+        k = min(len(v) for v in by_answer.values())
+        return [x for values in by_answer.values() for x in values[:k]]
+
+    def p95(self) -> float:
+        """p95 of the balanced totals (what the levels are compared on)."""
+        return pct(self.balanced(), 95)
+
     next_line_first: int = 0
     """Answers whose first reply audio was the next question (not an acknowledgement)."""
 
@@ -437,8 +467,9 @@ class Level:
 
         return {
             "turns": len(self.totals_ms),
-            "p50_ms": p(self.totals_ms, 50),
-            "p95_ms": p(self.totals_ms, 95),
+            "turns_balanced": len(self.balanced()),
+            "p50_ms": p(self.balanced(), 50),
+            "p95_ms": p(self.balanced(), 95),
             "stages_p50_ms": {k: p(v, 50) for k, v in self.stages.items()},
             "stages_p95_ms": {k: p(v, 95) for k, v in self.stages.items()},
             "next_line_first": self.next_line_first,
@@ -465,13 +496,17 @@ async def run_level(
 ) -> Level:
     """N concurrent interviews, repeated in rounds until ``min_turns`` answers were timed."""
     totals: list[float] = []
+    answer_ids: list[int] = []
     stages: dict[str, list[float]] = {key: [] for key in STAGES}
     failed, errors, next_line_first = 0, [], 0
     own0 = _cpu_seconds(os.getpid(), children=False)
     cpu0, wall0 = _cpu_seconds(pid), time.monotonic()
+    # Answers in turn from a random start: a level's mix of answers does not depend on luck
+    # (some answers end on a falling tone and are taken at once, others wait for more).
+    next_answer = itertools.count(rng.randrange(len(answers)))
     while len(totals) < min_turns:
         group = [
-            Candidate(http, base, answers, frames, fps, random.Random(rng.random()))
+            Candidate(http, base, answers, frames, fps, random.Random(rng.random()), next_answer)
             for _ in range(n)
         ]
         await asyncio.gather(
@@ -480,6 +515,7 @@ async def run_level(
         for c in group:
             for t in c.turns:
                 totals.append(t.total_ms)
+                answer_ids.append(t.answer)
                 next_line_first += t.first_is_next_line
                 for key in STAGES:
                     value = getattr(t, key)
@@ -502,6 +538,7 @@ async def run_level(
         errors,
         next_line_first=next_line_first,
         client_cpu_cores=own,
+        answer_ids=answer_ids,
     )
 
 
@@ -509,7 +546,7 @@ def largest_within(levels: list[Level], limit_ms: float) -> int:
     """Largest N such that it and every smaller measured N kept p95 within the limit."""
     best = 0
     for level in sorted(levels, key=lambda lv: lv.n):
-        if level.failed or not level.totals_ms or pct(level.totals_ms, 95) > limit_ms:
+        if level.failed or not level.totals_ms or level.p95() > limit_ms:
             break
         best = level.n
     return best
@@ -537,12 +574,12 @@ async def series(
             flush=True,
         )
         if n == sizes[0] and level.totals_ms:
-            limit_ms = TOLERANCE * pct(level.totals_ms, 95)
+            limit_ms = TOLERANCE * level.p95()
         ok = (
             limit_ms is not None
             and not level.failed
             and bool(level.totals_ms)
-            and pct(level.totals_ms, 95) <= limit_ms
+            and level.p95() <= limit_ms
         )
         misses = 0 if ok else misses + 1
         if misses >= 2:
@@ -588,7 +625,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         async with aiohttp.ClientSession(timeout=timeout) as http:
             await wait_healthy(http, base, process)
             print(f"server up at {base}; warming up (Whisper, vision models)…", flush=True)
-            warm = Candidate(http, base, answers, frames, fps, random.Random(0))
+            warm = Candidate(http, base, answers, frames, fps, random.Random(0), itertools.count())
             await warm.run(1, 0.0)
             if warm.error:
                 raise RuntimeError(f"the warm-up session failed: {warm.error}")
@@ -646,7 +683,12 @@ def main() -> None:
     parser.add_argument("--max-voice", type=int, default=12, help="largest voice-only N")
     parser.add_argument("--max-camera", type=int, default=5, help="largest N with camera")
     parser.add_argument("--answers", type=int, default=3, help="answers per session")
-    parser.add_argument("--min-turns", type=int, default=12, help="answers timed per level")
+    parser.add_argument(
+        "--min-turns",
+        type=int,
+        default=2 * len(ANSWERS),
+        help="answers timed per level (at least once per answer text for balanced figures)",
+    )
     parser.add_argument("--stagger-s", type=float, default=4.0, help="spread of session starts")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
