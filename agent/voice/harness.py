@@ -23,6 +23,8 @@ from agent.voice.local_io import FRAME_MS, PacedAudioOutput, QueueAudioInput
 from agent.voice.session import VoiceInterview, VoiceRuntime
 
 RATE = 16000
+CHUNK_MS = 20
+"""Microphone chunk the harness pushes (the page's worklet sends 20 ms)."""
 
 
 @dataclass
@@ -112,15 +114,14 @@ class AudioHarness:
     async def speak(self, pcm: bytes) -> float:
         """Play candidate audio in real time; returns when its last frame has been consumed.
 
-        The audio is fed half a second at a time, as a browser streams it, so answers longer
-        than the microphone queue (which drops the oldest audio when a session falls far
-        behind) arrive whole.
+        The audio is pushed 20 ms at a time on a real-time clock, as the browser page's
+        microphone streams it (the microphone queue hands over whatever has arrived).
         """
-        chunk = RATE  # bytes in 0.5 s of 16-bit mono audio
-        for i in range(0, len(pcm), chunk):
+        chunk = RATE * 2 * CHUNK_MS // 1000  # bytes of 16-bit mono audio
+        started = time.monotonic()
+        for k, i in enumerate(range(0, len(pcm), chunk)):
             self.mic.push_pcm(pcm[i : i + chunk])
-            while self.mic.pending_seconds > 1.0:  # noqa: ASYNC110  # the session's reader drains it
-                await asyncio.sleep(FRAME_MS / 1000)
+            await asyncio.sleep(max(0.0, started + (k + 1) * CHUNK_MS / 1000 - time.monotonic()))
         while self.mic.pending_seconds > 0:  # noqa: ASYNC110  # the session's reader drains it
             await asyncio.sleep(FRAME_MS / 1000)
         return time.monotonic()

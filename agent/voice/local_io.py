@@ -1,8 +1,11 @@
 """In-process audio I/O for AgentSession: a queue-fed microphone and a paced speaker.
 
 `QueueAudioInput` turns PCM pushed from anywhere (a browser WebSocket, a WAV file in a test)
-into the 10 ms `rtc.AudioFrame`s the session reads; when nothing arrives (a paused or
-disconnected client) it feeds silence so VAD and turn detection keep a running clock.
+into the 10 ms `rtc.AudioFrame`s the session reads. Audio that arrived is handed over at once
+(a session that fell behind, e.g. on a busy server, catches up instead of staying behind);
+when nothing arrives for a moment (a paused or disconnected client) it feeds silence at real
+time so VAD and turn detection keep a running clock. A chunk that is merely late (network
+jitter) is waited for, never replaced by silence: the pusher paces the audio, not this queue.
 `PacedAudioOutput` accepts the interviewer's audio faster than real time, hands each frame to a
 sink (the WebSocket, or a list in tests) and keeps a playout clock so the session learns when
 playback really finished or where it was cut off by a barge-in.
@@ -23,6 +26,8 @@ from livekit.agents.voice.io import AudioInput, AudioOutput, AudioOutputCapabili
 logger = logging.getLogger("mockint.agent.voice")
 
 FRAME_MS = 10
+JITTER_S = 0.15
+"""How long the microphone may go quiet (no audio pushed) before silence is filled in."""
 
 
 def pcm16_frames(pcm: bytes, sample_rate: int, frame_ms: int = FRAME_MS) -> list[rtc.AudioFrame]:
@@ -47,7 +52,7 @@ class QueueAudioInput(AudioInput):
         self._queue: asyncio.Queue[rtc.AudioFrame] = asyncio.Queue(maxsize=3000)
         self._n = sample_rate * FRAME_MS // 1000
         self._silence = rtc.AudioFrame(bytes(self._n * 2), sample_rate, 1, self._n)
-        self._next_t: float | None = None
+        self._fill_at: float | None = None  # when the next silence frame is due
         self._closed = False
         self.realtime_silence = True
         """Feed silence at real-time pace when the queue is empty (off in some tests)."""
@@ -80,19 +85,22 @@ class QueueAudioInput(AudioInput):
     async def __anext__(self) -> rtc.AudioFrame:
         if self._closed:
             raise StopAsyncIteration
-        now = time.monotonic()
-        if self._next_t is None or self._next_t < now - 0.2:
-            self._next_t = now
-        delay = self._next_t - now
-        if delay > 0:
-            await asyncio.sleep(delay)
-        self._next_t += FRAME_MS / 1000
-        try:
+        if not self._queue.empty():
+            self._fill_at = None
             return self._queue.get_nowait()
-        except asyncio.QueueEmpty:
-            if not self.realtime_silence:
-                return await self._queue.get()
+        if not self.realtime_silence:
+            return await self._queue.get()
+        now = time.monotonic()
+        if self._fill_at is None:
+            self._fill_at = now + JITTER_S
+        try:
+            frame = await asyncio.wait_for(self._queue.get(), max(0.0, self._fill_at - now))
+        except TimeoutError:
+            # The client is not sending: silence at real-time pace (never a catch-up burst).
+            self._fill_at = max(self._fill_at + FRAME_MS / 1000, time.monotonic() - 0.05)
             return self._silence
+        self._fill_at = None
+        return frame
 
 
 Sink = Callable[[rtc.AudioFrame], Awaitable[None]]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 import pytest
@@ -70,6 +71,32 @@ async def test_queue_input_feeds_silence_then_audio() -> None:
     mic.close()
     with pytest.raises(StopAsyncIteration):
         await mic.__anext__()
+
+
+async def test_queue_input_catches_up_waits_out_jitter_and_fills_pauses_at_real_time() -> None:
+    mic = QueueAudioInput(sample_rate=16000)
+    loud = (np.ones(16000, dtype=np.int16) * 1000).tobytes()  # 1 s
+    # A session that fell behind gets the backlog at once, not at real-time pace.
+    mic.push_pcm(loud)
+    t0 = time.monotonic()
+    frames = [await mic.__anext__() for _ in range(100)]
+    assert time.monotonic() - t0 < 0.5
+    assert all(np.frombuffer(f.data, dtype=np.int16).min() == 1000 for f in frames)
+    # A chunk a little late (jitter) is waited for, not replaced by a frame of silence.
+    late = asyncio.get_running_loop().call_later(
+        0.06, mic.push_pcm, (np.ones(320, dtype=np.int16) * 500).tobytes()
+    )
+    frame = await mic.__anext__()
+    assert np.frombuffer(frame.data, dtype=np.int16).min() == 500
+    late.cancel()
+    await mic.__anext__()
+    # A client that stops sending: silence at about real-time pace after a short wait.
+    t0 = time.monotonic()
+    quiet = [await mic.__anext__() for _ in range(30)]
+    elapsed = time.monotonic() - t0
+    assert not any(np.frombuffer(f.data, dtype=np.int16).any() for f in quiet)
+    assert 0.3 <= elapsed <= 0.9, elapsed
+    mic.close()
 
 
 async def test_paced_output_reports_playout_and_barge_in() -> None:
