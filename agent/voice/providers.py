@@ -145,7 +145,8 @@ def build_stt(
         from livekit.agents import inference
 
         vad = inference.VAD(min_silence_duration=0.3)
-    return CloudFirstSTT(cloud=cloud, local=IncrementalSTT(stt_=_whisper(), vad=vad), vad=vad)
+    local = IncrementalSTT(stt_=_whisper(), vad=vad, capacity=workers)
+    return CloudFirstSTT(cloud=cloud, local=local, vad=vad)
 
 
 def build_tts(

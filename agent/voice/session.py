@@ -303,6 +303,7 @@ def assemble_runtime(
                 stt_, timeout_s=recognize_timeout_s, per_audio_s=recognize_per_audio_s
             ),
             vad=vad_,
+            capacity=getattr(stt_, "workers", 1),
         )
     return VoiceRuntime(
         stt=stt_, tts=tts_, vad=vad_, turn_detector=turn_detector, voice_stall_s=voice_stall_s

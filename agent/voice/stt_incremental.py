@@ -5,7 +5,9 @@ livekit's own `StreamAdapter` transcribes a whole utterance when the VAD reports
 utterance at natural pauses while it is still going on and transcribes the finished pieces in
 the background (one at a time, in order), so at the end of speech only the tail is left to
 decode. Each piece is emitted as a FINAL transcript; livekit joins them into the user's turn.
-Word timings are shifted onto the utterance's clock.
+Word timings are shifted onto the utterance's clock. When the recogniser is busy with other
+interviews' pieces, a piece still being spoken keeps growing instead of being cut (fewer,
+longer pieces: the cost of a Whisper call hardly depends on its length).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from livekit.agents.types import (
     APIConnectOptions,
     NotGivenOr,
 )
-from livekit.agents.vad import VAD, VADEventType
+from livekit.agents.vad import VAD, VADEvent, VADEventType
 
 logger = logging.getLogger("mockint.agent.voice")
 
@@ -54,6 +56,13 @@ class HeardPiece:
     text: str = ""
 
 
+@dataclass
+class RecognizerLoad:
+    """Pieces being recognised right now, shared by every session's copy of one recogniser."""
+
+    running: int = 0
+
+
 class IncrementalSTT(stt.STT[Any]):
     """Wraps a non-streaming STT with VAD-driven, incremental transcription."""
 
@@ -62,9 +71,12 @@ class IncrementalSTT(stt.STT[Any]):
         *,
         stt_: stt.STT[Any],
         vad: VAD,
-        chunk_min_s: float = 2.0,
-        pause_s: float = 0.15,
+        chunk_min_s: float = 8.0,
+        pause_s: float = 0.2,
         preroll_s: float = 0.4,
+        capacity: int = 2,
+        max_piece_s: float = 12.0,
+        load: RecognizerLoad | None = None,
         drop_if: Callable[[str], bool] | None = None,
         on_piece: Callable[[HeardPiece], None] | None = None,
     ) -> None:
@@ -73,9 +85,19 @@ class IncrementalSTT(stt.STT[Any]):
         Args:
             stt_: A non-streaming STT (e.g. Whisper) used for each piece.
             vad: The VAD that finds speech and pauses.
-            chunk_min_s: Shortest piece worth transcribing on its own.
+            chunk_min_s: Shortest piece worth transcribing on its own. Whisper is more
+                accurate with more context (short pieces misheard words at their edges), and
+                an utterance already ends at a pause of the VAD's silence (0.3 s), so this only
+                splits long stretches of speech without such a pause.
             pause_s: A pause at least this long is a safe place to cut.
             preroll_s: Audio kept from before speech was detected (word onsets).
+            capacity: Recognitions the wrapped STT runs at once. While that many pieces (of
+                any session) are being recognised, a piece still being spoken is not cut at a
+                pause but grows, up to ``max_piece_s``: each Whisper call costs a whole 30 s
+                window whatever the piece's length, so fewer, longer pieces is what lets
+                several interviews share the recogniser.
+            max_piece_s: Longest piece held back that way.
+            load: Shared in-flight count (copies made by `with_filter` share the parent's).
             drop_if: Transcripts for which this returns True are discarded (used to drop the
                 interviewer's own voice picked up by the candidate's microphone).
             on_piece: Gets each kept piece's audio and word timings (memory only; used for
@@ -87,6 +109,9 @@ class IncrementalSTT(stt.STT[Any]):
         self.chunk_min_s = chunk_min_s
         self.pause_s = pause_s
         self.preroll_s = preroll_s
+        self.capacity = max(1, capacity)
+        self.max_piece_s = max_piece_s
+        self.load = load or RecognizerLoad()
         self.drop_if = drop_if
         self.on_piece = on_piece
         self._backlog = 0  # utterances in progress + pieces not yet transcribed, all streams
@@ -108,6 +133,9 @@ class IncrementalSTT(stt.STT[Any]):
             chunk_min_s=self.chunk_min_s,
             pause_s=self.pause_s,
             preroll_s=self.preroll_s,
+            capacity=self.capacity,
+            max_piece_s=self.max_piece_s,
+            load=self.load,
             drop_if=drop_if,
             on_piece=on_piece,
         )
@@ -165,6 +193,15 @@ def _heard(frame: rtc.AudioFrame, data: stt.SpeechData, t0: float) -> HeardPiece
     return HeardPiece(
         t0=t0, pcm=pcm, sample_rate=frame.sample_rate, words=words, text=data.text.strip()
     )
+
+
+def _pause_s(ev: VADEvent) -> float:
+    """How long the candidate has been quiet inside an utterance that is still going on.
+
+    livekit's VAD reports that as ``raw_accumulated_silence``; its ``silence_duration``
+    only counts once the utterance has ended.
+    """
+    return max(float(getattr(ev, "raw_accumulated_silence", 0.0) or 0.0), ev.silence_duration)
 
 
 def _duration(frames: list[rtc.AudioFrame]) -> float:
@@ -267,8 +304,10 @@ class _IncrementalStream(stt.RecognizeStream):
                     self._event_ch.send_nowait(stt.SpeechEvent(stt.SpeechEventType.START_OF_SPEECH))
                 elif ev.type == VADEventType.INFERENCE_DONE and in_speech:
                     pending = vad_pos - cut_pos
-                    if ev.silence_duration >= p.pause_s and pending >= p.chunk_min_s:
-                        cut(vad_pos - ev.silence_duration / 2)  # the middle of the pause
+                    free = p.load.running < p.capacity or pending >= p.max_piece_s
+                    pause = _pause_s(ev)
+                    if pause >= p.pause_s and pending >= p.chunk_min_s and free:
+                        cut(vad_pos - pause / 2)  # the middle of the pause
                 elif ev.type == VADEventType.END_OF_SPEECH and in_speech:
                     in_speech = False
                     track(-1)
@@ -291,11 +330,14 @@ class _IncrementalStream(stt.RecognizeStream):
 
         async def transcribe_piece(frames: list[rtc.AudioFrame], offset: float, t0: float) -> None:
             merged = utils.merge_frames(frames)
+            p.load.running += 1
             try:
                 ev = await p._stt.recognize(buffer=merged, language=self._language)
             except Exception:
                 logger.exception("speech recognition failed for a piece of an answer")
                 return
+            finally:
+                p.load.running -= 1
             if not ev.alternatives or not ev.alternatives[0].text.strip():
                 return
             if p.drop_if is not None and p.drop_if(ev.alternatives[0].text):

@@ -541,6 +541,11 @@ class WhisperSTT(stt.STT[Any]):
         """Beam size used for decoding."""
         return self._beam_size
 
+    @property
+    def workers(self) -> int:
+        """Transcriptions run at once."""
+        return self._workers
+
     def load(self) -> WhisperModel:
         """Load the model if needed and return it. Blocking and thread-safe.
 

@@ -15,6 +15,7 @@ import threading
 import time
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -619,3 +620,62 @@ async def test_incremental_stt_transcribes_pieces_and_reports_its_backlog(
     assert not inc.transcribing
     heard = normalise_text(" ".join(finals))
     assert "replica" in heard and "dashboard" in heard, finals
+
+
+class _PieceLengths(stt.STT[Any]):
+    """A recogniser that records how long each piece it was given is (a fake, no model)."""
+
+    def __init__(self) -> None:
+        super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
+        self.seconds: list[float] = []
+
+    async def _recognize_impl(self, buffer: Any, *, language: Any, conn_options: Any) -> Any:
+        self.seconds.append(round(rtc.combine_audio_frames(buffer).duration, 2))
+        return stt.SpeechEvent(
+            type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+            alternatives=[stt.SpeechData(language="en", text="piece")],
+        )
+
+
+@pytest.mark.parametrize(
+    ("others_running", "max_piece_s", "cut_at_pause"),
+    [(0, 12.0, True), (2, 12.0, False), (2, 1.0, True)],
+    ids=["idle: cut at the pause", "busy: one longer piece", "busy but too long: cut"],
+)
+async def test_incremental_stt_grows_pieces_while_the_recogniser_is_busy(
+    piper: PiperTTS, others_running: int, max_piece_s: float, cut_at_pause: bool
+) -> None:
+    from livekit.agents import inference
+
+    from agent.voice.stt_incremental import IncrementalSTT, RecognizerLoad
+
+    fake = _PieceLengths()
+    shared = IncrementalSTT(
+        stt_=fake,
+        vad=inference.VAD(min_silence_duration=0.6),
+        chunk_min_s=1.0,
+        capacity=2,
+        max_piece_s=max_piece_s,
+        load=RecognizerLoad(running=others_running),  # other interviews' pieces
+    )
+    inc = shared.with_filter(lambda _t: False)
+    first = await piper.synthesize("We moved the reports to a read replica.").collect()
+    second = await piper.synthesize("Then the dashboard loaded in one second.").collect()
+    quiet = rtc.AudioFrame(bytes(2 * 16000), 16000, 1, 16000)
+    frames = [
+        *_to_16k_frames(first),
+        *_to_16k_frames(rtc.AudioFrame(bytes(2 * 6400), 16000, 1, 6400)),  # a 0.4 s pause
+        *_to_16k_frames(second),
+        *_to_16k_frames(quiet),
+    ]
+    stream = inc.stream()
+    for f in frames:
+        stream.push_frame(f)
+        await asyncio.sleep(0.002)
+    stream.end_input()
+    async for _ in stream:
+        pass
+    # The first sentence is about 2.3 s, the pause 0.4 s, both about 5 s.
+    first_piece = fake.seconds[0]
+    assert (first_piece < 3.0) is cut_at_pause, fake.seconds
+    assert sum(fake.seconds) > 4.5  # all of the speech was sent, however it was cut
