@@ -122,29 +122,44 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
     max_upload_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
-    max_voice_sessions: int = Field(
-        default_factory=lambda: max(1, int(VOICE_SESSIONS_PER_CORE * _cpu_cores())), ge=1
-    )
+    max_voice_sessions: int | None = Field(default=None, ge=1)
     """Live spoken interviews at once (camera ones included); beyond it a new interview is
-    refused with a clear message. Default: ``VOICE_SESSIONS_PER_CORE`` per CPU core."""
-    max_camera_sessions: int = Field(
-        default_factory=lambda: max(1, int(CAMERA_SESSIONS_PER_CORE * _cpu_cores())), ge=1
-    )
-    """Live interviews with camera analysis at once. Default: ``CAMERA_SESSIONS_PER_CORE`` per
-    CPU core."""
+    refused with a clear message. Default (None): per CPU core, ``VOICE_SESSIONS_PER_CORE``
+    with local speech recognition, ``CLOUD_VOICE_SESSIONS_PER_CORE`` with Deepgram."""
+    max_camera_sessions: int | None = Field(default=None, ge=1)
+    """Live interviews with camera analysis at once. Default (None): per CPU core,
+    ``CAMERA_SESSIONS_PER_CORE`` with local speech recognition,
+    ``CLOUD_CAMERA_SESSIONS_PER_CORE`` with Deepgram."""
     reconnect_grace_s: float = Field(default=120.0, ge=0, le=3600)
     """A disconnected interview keeps its place this long, so a dropped page gets back in."""
 
+    def session_limits(self, *, cloud_speech: bool) -> tuple[int, int]:
+        """(voice, camera) interviews admitted at once: the settings, else the defaults."""
+        cores = _cpu_cores()
+        voice = CLOUD_VOICE_SESSIONS_PER_CORE if cloud_speech else VOICE_SESSIONS_PER_CORE
+        camera = CLOUD_CAMERA_SESSIONS_PER_CORE if cloud_speech else CAMERA_SESSIONS_PER_CORE
+        return (
+            self.max_voice_sessions or max(1, int(voice * cores)),
+            self.max_camera_sessions or max(1, int(camera * cores)),
+        )
+
 
 VOICE_SESSIONS_PER_CORE = 1.0
-"""Live voice sessions per CPU core. benchmarks/load.py on 2 cores (local Whisper, VAD, turn
-detection, Piper): two voice-only interviews kept p95 response latency within 1.16× of one
-interview (3.55 s vs 3.07 s); four took it to 1.7× (5.2 s). Refusing beyond one per core keeps
-every admitted interview as responsive as a lone one."""
+"""Live voice sessions per CPU core with local speech (Whisper, Piper). benchmarks/load.py on
+2 cores, p95 of end of speech → first interviewer audio over an equal mix of answers: 3.23 s
+alone, 3.20 s with two interviews (0.99×), 4.08 s with four (1.26×), 6.79 s with six; the
+growth is recognition and synthesis compute. Refusing beyond one per core keeps every admitted
+interview as responsive as a lone one."""
 CAMERA_SESSIONS_PER_CORE = 1.0
-"""Live interviews with camera analysis per CPU core: on 2 cores, two and three full sessions
-stayed within 1.25× and 1.15× of one (p95 of 12-18 answers is noisy at this margin), four
-reached 1.9×."""
+"""Live interviews with camera analysis per CPU core with local speech: on 2 cores 3.40 s
+alone, 3.69 s with two (1.09×), 4.22 s with three (1.24×)."""
+CLOUD_VOICE_SESSIONS_PER_CORE = 4.0
+"""Live voice sessions per CPU core when Deepgram recognises the speech: benchmarks/load.py
+``--speech cloud`` on 2 cores kept p95 at 3.12 s from one to eight interviews (1.00×), the
+server using 0.34 of a core at eight."""
+CLOUD_CAMERA_SESSIONS_PER_CORE = 1.5
+"""Live interviews with camera analysis per CPU core with Deepgram speech: 3.08 s alone,
+3.12 s with three (1.01×) on 2 cores."""
 
 
 def _cpu_cores() -> int:

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from agent.config import ServerSettings
+from agent.config import Settings
 
 Clock = Callable[[], float]
 Resource = Literal["voice", "camera"]
@@ -214,13 +214,13 @@ class Admission:
         self.camera = CapacityGate(max_camera, grace_s=grace_s, reserve_s=reserve_s, clock=clock)
 
     @classmethod
-    def from_settings(cls, server: ServerSettings) -> Admission:
-        """The gates configured by ``MOCKINT_SERVER__*``."""
-        return cls(
-            max_voice=server.max_voice_sessions,
-            max_camera=server.max_camera_sessions,
-            grace_s=server.reconnect_grace_s,
+    def from_settings(cls, settings: Settings) -> Admission:
+        """The gates configured by ``MOCKINT_SERVER__*`` (defaults follow the speech set-up)."""
+        server = settings.server
+        voice, camera = server.session_limits(
+            cloud_speech=settings.voice.deepgram_api_key is not None
         )
+        return cls(max_voice=voice, max_camera=camera, grace_s=server.reconnect_grace_s)
 
     def check_start(self, *, camera: bool) -> Refusal | None:
         """May a new interview be created? None when it may, else why not."""

@@ -158,7 +158,7 @@ class AppState:
         self.flows = FlowLibrary(settings.data_dir / "flows")
         self._vision = VisionFactory(settings)
         self._locks: dict[str, _SidLock] = {}
-        self.admission = Admission.from_settings(settings.server)
+        self.admission = Admission.from_settings(settings)
         """Capacity for live voice and camera sessions (see agent.api.admission)."""
         self.engine = make_engine(settings.database_url)
         init_db(self.engine)

@@ -136,13 +136,20 @@ def test_limits_come_from_the_environment_and_default_to_the_cores(
     from agent import config
 
     cores = len(os.sched_getaffinity(0))
-    defaults = Settings(_env_file=None).server  # type: ignore[call-arg]
-    assert defaults.max_voice_sessions == max(1, int(config.VOICE_SESSIONS_PER_CORE * cores))
-    assert defaults.max_camera_sessions == max(1, int(config.CAMERA_SESSIONS_PER_CORE * cores))
+    monkeypatch.delenv("DEEPGRAM_API_KEY", raising=False)
+    local = Admission.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert local.voice.limit == max(1, int(config.VOICE_SESSIONS_PER_CORE * cores))
+    assert local.camera.limit == max(1, int(config.CAMERA_SESSIONS_PER_CORE * cores))
+    # With Deepgram doing the speech recognition a server holds more interviews.
+    monkeypatch.setenv("DEEPGRAM_API_KEY", "dg-key")
+    cloud = Admission.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert cloud.voice.limit == max(1, int(config.CLOUD_VOICE_SESSIONS_PER_CORE * cores))
+    assert cloud.camera.limit == max(1, int(config.CLOUD_CAMERA_SESSIONS_PER_CORE * cores))
+    assert cloud.voice.limit > local.voice.limit
     monkeypatch.setenv("MOCKINT_SERVER__MAX_VOICE_SESSIONS", "5")
     monkeypatch.setenv("MOCKINT_SERVER__MAX_CAMERA_SESSIONS", "2")
     monkeypatch.setenv("MOCKINT_SERVER__RECONNECT_GRACE_S", "0")
-    adm = Admission.from_settings(Settings(_env_file=None).server)  # type: ignore[call-arg]
+    adm = Admission.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
     assert (adm.voice.limit, adm.camera.limit) == (5, 2)
     adm.admit("a", camera=False)
     adm.leave("a")
